@@ -153,6 +153,24 @@ class Integer(LeafFormat):
         return grouped(int(value))
 
 
+@dataclass(frozen=True)
+class Number(LeafFormat):
+    """A real number within an absolute and relative tolerance (a matrix cell)."""
+
+    atol: float = 1e-6
+    rtol: float = 1e-6
+    hint: str = "a number, e.g. 0.25 or 1/4"
+
+    def parse(self, raw: Any) -> float:
+        return float(parse_number(raw))
+
+    def same(self, expected: Any, got: Any) -> bool:
+        return math.isclose(self.parse(expected), self.parse(got), rel_tol=self.rtol, abs_tol=self.atol)
+
+    def show(self, value: Any) -> str:
+        return _num(self.parse(value))
+
+
 _BYTE_UNITS = {
     "": (1,), "b": (1,), "byte": (1,), "bytes": (1,),
     "k": (10**3, 2**10), "kb": (10**3, 2**10), "kib": (2**10,),

@@ -288,7 +288,7 @@ class Problem(ABC):
         best, best_score = None, -1
         for _ in range(tries):
             params = self.draw(rng)
-            wrong = [json.dumps(m.answer, sort_keys=True) for m in self.mistakes(params)]
+            wrong = [json.dumps(m.answer, sort_keys=True) for m in self.telling_mistakes(params)]
             score = len(set(wrong)) * 2 - len(wrong)
             if score > best_score:
                 best, best_score = params, score
@@ -303,6 +303,17 @@ class Problem(ABC):
     def mistakes(self, params: dict[str, Any]) -> list[Mistake]:
         """The classic wrong answers for these parameters."""
         return []
+
+    def telling_mistakes(self, params: dict[str, Any]) -> list[Mistake]:
+        """The mistakes whose answer differs from the right one in some part:
+        the ones a response can reveal."""
+        fmt = self.answer_format
+        right = {path: (leaf, v) for path, leaf, v in fmt.leaves(self.solve(params))}
+        out = []
+        for m in self.mistakes(params):
+            if any(path in right and not right[path][0].same(right[path][1], v) for path, _, v in fmt.leaves(m.answer)):
+                out.append(m)
+        return out
 
     # -- stage 4: what people read
 
@@ -322,7 +333,7 @@ class Problem(ABC):
         except InvalidResponse as exc:
             return Grade(0.0, "invalid", f"could not read the answer ({exc}); write {fmt.hint}")
         expected = self.solve(params)
-        known = [(m, {path: v for path, _, v in fmt.leaves(m.answer)}) for m in self.mistakes(params)]
+        known = [(m, {path: v for path, _, v in fmt.leaves(m.answer)}) for m in self.telling_mistakes(params)]
         given = {path: v for path, _, v in fmt.leaves(got)}
         parts = []
         for path, leaf, exp in fmt.leaves(expected):

@@ -1,0 +1,210 @@
+"""The ``grader`` command line: a thin click layer over the library.
+
+Each command parses its options and calls one library function.  Errors that
+grader raises on purpose (GraderError) and click's usage errors become one
+line on stderr and exit code 2; nothing prints a traceback unless
+``GRADER_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from grader import __version__
+from grader.errors import GraderError, UsageError
+
+
+def _parse_assignments(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("input_size=227", "kernel_size=11")`` -> dict; one clear error otherwise."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"parameters are written name=value, got {pair!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="grader")
+def cli() -> None:
+    """Grade CNN layers and quizzes: a problem bank, quizzes, and checks of
+    students' convolution, pooling and transfer-learning code."""
+
+
+# ---------------------------------------------------------------- problems
+
+
+@cli.group()
+def problems() -> None:
+    """The problem bank: list, describe, solve and sample problems."""
+
+
+@problems.command("list")
+def problems_list() -> None:
+    """Print every problem name with a short description."""
+    from grader.problems import all_problems
+
+    for problem in all_problems():
+        click.echo(f"{problem.name:<20} {problem.summary}")
+
+
+@problems.command("show")
+@click.argument("name")
+def problems_show(name: str) -> None:
+    """Describe a problem's parameters and answer format."""
+    from grader.problems import get
+
+    problem = get(name)
+    click.echo(f"{problem.name}: {problem.summary}")
+    click.echo(f"topic: {problem.topic}")
+    click.echo("parameters:")
+    for p in problem.params:
+        click.echo(f"  {p.name:<14} {p.help} ({p.describe_default()})")
+    click.echo(f"answer: {problem.answer_format.hint}")
+
+
+@problems.command("solve")
+@click.argument("name")
+@click.argument("params", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object {problem, params, answer}.")
+def problems_solve(name: str, params: tuple[str, ...], as_json: bool) -> None:
+    """Solve problem NAME for the given name=value parameters.
+
+    Example: grader problems solve conv-output-size input_size=227 kernel_size=11 stride=4 --json
+    """
+    from grader.problems import get
+
+    problem = get(name)
+    values = problem.validate(_parse_assignments(params))
+    answer = problem.solve(values)
+    if as_json:
+        _echo_json({"problem": problem.name, "params": values, "answer": answer})
+    else:
+        click.echo(problem.statement(values).text)
+        click.echo(f"answer: {problem.answer_format.show(answer)}")
+
+
+@problems.command("sample")
+@click.argument("name")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same variant, on any machine.")
+@click.option("--json", "as_json", is_flag=True, help="Print {problem, seed, params, answer, statement} as JSON.")
+def problems_sample(name: str, seed: int, as_json: bool) -> None:
+    """Draw a variant of problem NAME from a seed."""
+    from grader.problems import get
+    from grader.seeding import rng
+
+    problem = get(name)
+    values = problem.sample(rng(seed, problem.name))
+    answer = problem.solve(values)
+    statement = problem.statement(values)
+    if as_json:
+        _echo_json({"problem": problem.name, "seed": seed, "params": values, "answer": answer, "statement": statement.text})
+    else:
+        click.echo(statement.text)
+        click.echo(f"answer: {problem.answer_format.show(answer)}")
+
+
+@problems.command("check")
+@click.argument("name")
+@click.argument("params", nargs=-1)
+@click.option("--answer", "response", required=True, help="The response to grade, as a person would type it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the grade as JSON.")
+def problems_check(name: str, params: tuple[str, ...], response: str, as_json: bool) -> None:
+    """Grade one response to problem NAME and name the mistake, if known.
+
+    Example: grader problems check conv-output-size input_size=227 kernel_size=11 stride=4 --answer 54
+    """
+    from grader.problems import get
+
+    problem = get(name)
+    values = problem.validate(_parse_assignments(params))
+    grade = problem.grade(values, response)
+    if as_json:
+        _echo_json({"problem": problem.name, "params": values, "score": grade.score, "status": grade.status,
+                    "feedback": grade.feedback, "mistakes": list(grade.mistakes)})
+    else:
+        click.echo(f"{grade.status} ({grade.score:.0%}): {grade.feedback}")
+
+
+# ---------------------------------------------------------------- quizzes
+
+
+@cli.group()
+def quiz() -> None:
+    """Generate quizzes from the bank and grade the responses."""
+
+
+@quiz.command("generate")
+@click.option("--count", type=int, default=10, show_default=True, help="Number of questions.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Quiz seed: same seed, same quiz.")
+@click.option("--topics", default=None, help="Comma-separated topics or problem names (default: all).")
+@click.option("--roster", type=click.Path(), default=None, help="CSV with a student_id column: one variant per student.")
+@click.option("--format", "kinds", multiple=True, type=click.Choice(["html", "json", "moodle", "markdown"]),
+              help="Formats to write (repeatable; default: all four). key.json is always written.")
+@click.option("--out", required=True, type=click.Path(), help="Output folder.")
+def quiz_generate(count: int, seed: int, topics: str | None, roster: str | None, kinds: tuple[str, ...], out: str) -> None:
+    """Write a quiz (or one per student) and its answer key."""
+    from grader.quiz import generate
+
+    topic_names = [t for t in topics.split(",")] if topics else None
+    written = generate(out, count=count, seed=seed, topic_names=topic_names, roster=roster, kinds=list(kinds) or None)
+    students = len({p.parent for p in written if p.name != "key.json"})
+    click.echo(f"wrote {len(written)} files to {out}" + (f" ({students} students)" if roster else "")
+               + f"; answer key: {os.path.join(out, 'key.json')}")
+
+
+@quiz.command("grade")
+@click.option("--key", "key_path", required=True, type=click.Path(), help="key.json written by 'quiz generate'.")
+@click.argument("responses", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Where to write the grades CSV.")
+def quiz_grade(key_path: str, responses: str, out: str) -> None:
+    """Grade RESPONSES (CSV: student_id, q1, q2, ...) against the key."""
+    from grader.quiz import grade_responses, write_grades
+
+    result = grade_responses(key_path, responses)
+    path = write_grades(result, out)
+    click.echo(result.summary())
+    click.echo(f"grades written to {path}")
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and exit with) its exit code."""
+    try:
+        cli.main(args=argv, prog_name="grader", standalone_mode=False)
+        code = 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("grader: aborted", err=True)
+        code = 130
+    except click.ClickException as exc:
+        where = exc.ctx.command_path if getattr(exc, "ctx", None) else "grader"
+        click.echo(f"{where}: error: {exc.format_message()} (see '{where} --help')", err=True)
+        code = 2
+    except GraderError as exc:
+        click.echo(f"grader: error: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("grader: interrupted", err=True)
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if os.environ.get("GRADER_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"grader: internal error: {type(exc).__name__}: {exc} (set GRADER_DEBUG=1 for details)", err=True)
+        code = 2
+    sys.stdout.flush()
+    return code

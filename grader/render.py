@@ -1,0 +1,35 @@
+"""The one Jinja environment of grader.
+
+Templates live in ``templates/`` (installed: ``grader/templates``).  Undefined
+names are errors (StrictUndefined), and HTML and XML output is autoescaped:
+text that comes from problems, rosters or student code can never inject markup.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+
+
+@cache
+def environment() -> jinja2.Environment:
+    folder = resources.files("grader.templates")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(["html", "xml", "html.j2", "xml.j2"], default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["grouped"] = lambda n: f"{int(n):,}"
+    env.filters["num"] = lambda v: str(int(v)) if float(v).is_integer() else f"{float(v):g}"
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    """Render ``templates/<template>`` with ``context``."""
+    return environment().get_template(template).render(**context)
