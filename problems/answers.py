@@ -116,7 +116,7 @@ def split_top(text: str, seps: str) -> list[str]:
 
 def _maybe_json(text: str) -> Any:
     """The JSON value written in ``text``, or None when it is not JSON."""
-    if not text or text[0] not in "[{\"":
+    if not text or text[0] not in "[{(\"":
         return None
     try:
         return json.loads(text)
@@ -286,7 +286,7 @@ class Matrix(LeafFormat):
 
 
 def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+    return str(int(v)) if float(v).is_integer() else f"{v:.10g}"
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class Pair(Kind):
     def coerce(self, raw: Any, name: str) -> int | list[int]:
         if isinstance(raw, str):
             text = raw.strip().strip("()[] ")
-            items = [p for p in re.split(r"\s*[x×,]\s*", text) if p]
+            items = [p for p in re.split(r"\s*[xX×,]\s*", text) if p]
         elif isinstance(raw, (list, tuple)):
             items = list(raw)
         else:
@@ -260,15 +260,18 @@ class Problem(ABC):
                 raise ParamError(
                     f"unknown parameter {key!r} for {self.name}; its parameters are: {', '.join(known)}"
                 )
-        out: dict[str, Any] = {}
+        given: dict[str, Any] = {}
         for p in self.params:
             if key_present(raw, p.name):
-                out[p.name] = p.kind.coerce(raw[p.name], p.name)
+                given[p.name] = p.kind.coerce(raw[p.name], p.name)
             elif p.required:
                 raise ParamError(f"{self.name} needs the parameter {p.name!r} ({p.help or 'no default'})")
-        for p in self.params:
-            if p.name not in out:
-                out[p.name] = p.default(out) if callable(p.default) else p.default
+        out: dict[str, Any] = {}
+        for p in self.params:  # in the declared order, whatever order they came in
+            if p.name in given:
+                out[p.name] = given[p.name]
+            else:
+                out[p.name] = p.default(given) if callable(p.default) else p.default
         self.check_params(out)
         return out
 
@@ -282,16 +285,19 @@ class Problem(ABC):
         """One sensible, well-posed variant drawn from ``rng`` (validated params)."""
 
     def sample(self, rng: np.random.Generator, tries: int = 6) -> dict[str, Any]:
-        """A variant drawn from ``rng``: of ``tries`` draws, the one whose known
-        mistakes are best told apart (the most distinct wrong answers), so that
-        the feedback can name one mistake rather than several."""
-        best, best_score = None, -1
+        """A variant drawn from ``rng``.  Of up to ``tries`` draws, the first
+        whose known mistakes all give different wrong answers is kept (else
+        the one with the fewest collisions), so that feedback names one
+        mistake, not several; the mix of ``draw`` is otherwise unchanged."""
+        best, best_collisions = None, None
         for _ in range(tries):
             params = self.draw(rng)
             wrong = [json.dumps(m.answer, sort_keys=True) for m in self.telling_mistakes(params)]
-            score = len(set(wrong)) * 2 - len(wrong)
-            if score > best_score:
-                best, best_score = params, score
+            collisions = len(wrong) - len(set(wrong))
+            if best_collisions is None or collisions < best_collisions:
+                best, best_collisions = params, collisions
+            if collisions == 0:
+                break
         return best  # type: ignore[return-value]
 
     # -- stage 3: the truth

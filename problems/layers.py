@@ -113,15 +113,18 @@ def parse_layer(text: str) -> Layer:
     return layer
 
 
+MAX_LAYERS = 64
+
+
 def parse_layers(text: str) -> list[Layer]:
     """A comma-separated layer list; ``conv3x3`` (or ``conv3*3``) repeats a layer."""
     layers: list[Layer] = []
-    for item in [t for t in re.split(r"[,\s]+", text.strip()) if t]:
+    for item in [t for t in re.split(r"[,\s]+", text.strip().lower()) if t]:
         m = re.fullmatch(r"(.+?)[x*](\d+)", item)
-        if m and not re.fullmatch(r"\d+", m.group(1)):
-            layers.extend([parse_layer(m.group(1))] * int(m.group(2)))
-        else:
-            layers.append(parse_layer(item))
+        spec, repeat = (m.group(1), int(m.group(2))) if m and not m.group(1).isdigit() else (item, 1)
+        if len(layers) + repeat > MAX_LAYERS:
+            raise ParamError(f"a layer list holds at most {MAX_LAYERS} layers")
+        layers.extend([parse_layer(spec)] * repeat)
     if not layers:
         raise ParamError("the layer list is empty")
     return layers

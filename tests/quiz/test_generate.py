@@ -84,8 +84,8 @@ def test_variants_are_pinned_across_machines():
     # recorded once and must not move with the machine or Python version
     assert derive_seed(2024, "s1", "q1", "conv-output-size") == 15647218097548222130
     q = make_quiz(1, 2024, ["conv-output-size"], student_id="s1").questions[0]
-    assert q.params == {"input_size": 51, "kernel_size": 7, "stride": 3, "padding": 6, "dilation": 2}
-    assert q.answer == 17  # floor((51 + 12 - 2*6 - 1) / 3) + 1
+    assert q.params == {"input_size": 95, "kernel_size": 3, "stride": 2, "padding": 0, "dilation": 1}
+    assert q.answer == 47  # floor((95 + 0 - 1*2 - 1) / 2) + 1
 
 
 def test_topics_select_problem_types(tmp_path, run_cli):

@@ -1,0 +1,102 @@
+"""The command line as users and CI scripts see it: help, exit codes, one
+clear line on stderr for every usage error, JSON output of the contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from grader.problems import names
+
+
+def test_help_works_for_every_command(run_cli):
+    for args in ([], ["problems"], ["problems", "list"], ["problems", "solve"], ["problems", "sample"],
+                 ["problems", "show"], ["problems", "check"], ["quiz"], ["quiz", "generate"], ["quiz", "grade"]):
+        r = run_cli(*args, "--help")
+        assert r.code == 0 and "Usage:" in r.out, args
+
+
+def test_problems_list_prints_one_name_a_line(run_cli):
+    r = run_cli("problems", "list")
+    assert r.code == 0
+    listed = [line.split()[0] for line in r.out.splitlines()]
+    assert listed == names()
+    assert all(len(line.split(maxsplit=1)) == 2 for line in r.out.splitlines())  # with a description
+
+
+def test_solve_json_is_the_contract_object(run_cli):
+    r = run_cli("problems", "solve", "conv-output-size", "input_size=227", "kernel_size=11", "stride=4", "--json")
+    assert r.code == 0
+    data = json.loads(r.out)
+    assert data == {"problem": "conv-output-size",
+                    "params": {"input_size": 227, "kernel_size": 11, "stride": 4, "padding": 0, "dilation": 1},
+                    "answer": 55}
+
+
+def test_solve_matrix_params_from_the_command_line(run_cli):
+    r = run_cli("problems", "solve", "pool-backprop", "input=[[1,3],[2,4]]", "kind=max", "kernel_size=2",
+                "upstream=[[5]]", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["answer"] == [[0, 0], [0, 5]]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["problems", "solve", "no-such-problem"], "unknown problem 'no-such-problem'"),
+        (["problems", "solve", "conv-output-size", "input_size=5"], "needs the parameter 'kernel_size'"),
+        (["problems", "solve", "conv-output-size", "input_size=5", "kernel_size=3", "bogus=1"], "unknown parameter 'bogus'"),
+        (["problems", "solve", "conv-output-size", "input_size"], "parameters are written name=value"),
+        (["problems", "solve", "conv-output-size", "input_size=x", "kernel_size=3"], "input_size must be an integer"),
+        (["problems", "solve", "conv-params", "in_channels=3", "out_channels=4", "kernel_size=3", "groups=2"], "groups"),
+        (["problems", "frobnicate"], "No such command"),
+        (["quiz", "grade", "--key", "/nonexistent.json", "/nonexistent.csv", "--out", "/tmp/x.csv"], "cannot read key"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(run_cli, args, message):
+    r = run_cli(*args)
+    assert r.code == 2
+    assert message in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+
+
+def test_sample_is_reproducible(run_cli):
+    a = run_cli("problems", "sample", "im2col-shape", "--seed", "5", "--json")
+    b = run_cli("problems", "sample", "im2col-shape", "--seed", "5", "--json")
+    assert a.code == 0 and a.out == b.out
+    data = json.loads(a.out)
+    assert {"problem", "seed", "params", "answer", "statement"} <= set(data)
+
+
+def test_check_names_the_mistake(run_cli):
+    r = run_cli("problems", "check", "conv-params", "in_channels=3", "out_channels=10", "kernel_size=3",
+                "--answer", "270", "--json")
+    assert r.code == 0
+    data = json.loads(r.out)
+    assert data["score"] == 0 and "forgot the bias" in data["feedback"]
+
+
+def test_the_console_script_runs_as_a_process():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-m", "grader", "problems", "solve", "fc-params", "in_features=196608",
+                           "out_features=1000", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["answer"] == 196_609_000
+    bad = subprocess.run([sys.executable, "-m", "grader", "problems", "solve", "nope"], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_readme_setup_commands_are_what_ci_runs():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    with open(os.path.join(root, ".ci", "run"), encoding="utf-8") as f:
+        ci = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    blocks = readme.split("```")
+    setup = [line.strip() for line in blocks[1].splitlines()[1:] if line.strip() and not line.startswith("#")]
+    assert setup and all(line in ci for line in setup), (setup, ci)
