@@ -195,6 +195,7 @@ class Bytes(LeafFormat):
             return tuple(float(v) for v in raw)
         if not isinstance(raw, str):
             return (float(parse_number(raw)),)
+        raw = re.sub(r"\s*\([^()]*\)\s*$", "", raw)  # what show() adds: "602,112 bytes (588.00 KiB)"
         m = re.fullmatch(r"\s*(.*?)\s*([a-zA-Z]*)\s*", raw)
         number, unit = m.group(1), m.group(2).lower()
         if unit not in _BYTE_UNITS:
@@ -207,7 +208,7 @@ class Bytes(LeafFormat):
         return any(math.isclose(exp, g, rel_tol=self.rel_tol, abs_tol=0.5) for g in self.parse(got))
 
     def show(self, value: Any) -> str:
-        n = int(value)
+        n = int(self.parse(value)[0])
         if n < 2**10:
             return f"{grouped(n)} bytes"
         for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
@@ -306,6 +307,12 @@ class Choice(LeafFormat):
             letter = chr(ord("a") + i)
             if norm in (_norm(key), _norm(label), letter, f"{letter})", f"({letter})", str(i + 1)):
                 return key
+        shown = re.fullmatch(r"\(?([a-z])\)\s*(.+)", norm, flags=re.S)  # what show() writes: "(c) label"
+        if shown:
+            letter, label = shown.groups()
+            index = ord(letter) - ord("a")
+            if index < len(self.options) and _norm(self.options[index][1]) == label:
+                return self.options[index][0]
         raise InvalidResponse(f"{text!r} is none of the options ({', '.join(keys)})")
 
     def show(self, value: Any) -> str:

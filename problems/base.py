@@ -286,17 +286,19 @@ class Problem(ABC):
 
     def sample(self, rng: np.random.Generator, tries: int = 6) -> dict[str, Any]:
         """A variant drawn from ``rng``.  Of up to ``tries`` draws, the first
-        whose known mistakes all give different wrong answers is kept (else
-        the one with the fewest collisions), so that feedback names one
-        mistake, not several; the mix of ``draw`` is otherwise unchanged."""
-        best, best_collisions = None, None
+        whose known mistakes all give different wrong answers (at least two
+        of them, so the question can tell something) is kept, else the one
+        with the fewest collisions; the feedback can then name one mistake,
+        not several, and the mix of ``draw`` is otherwise kept."""
+        best, best_rank = None, None
         for _ in range(tries):
             params = self.draw(rng)
             wrong = [json.dumps(m.answer, sort_keys=True) for m in self.telling_mistakes(params)]
-            collisions = len(wrong) - len(set(wrong))
-            if best_collisions is None or collisions < best_collisions:
-                best, best_collisions = params, collisions
-            if collisions == 0:
+            collisions, distinct = len(wrong) - len(set(wrong)), len(set(wrong))
+            rank = (collisions, -min(distinct, 2))
+            if best_rank is None or rank < best_rank:
+                best, best_rank = params, rank
+            if rank == (0, -2):
                 break
         return best  # type: ignore[return-value]
 

@@ -4,7 +4,6 @@ and one-line errors included), and small files."""
 from __future__ import annotations
 
 import io
-import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
