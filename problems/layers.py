@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from grader.errors import ParamError
 
@@ -78,6 +79,7 @@ _LAYER = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def parse_layer(text: str) -> Layer:
     """One layer from its spelling; ParamError says what is wrong."""
     spec = text.strip().lower().replace(" ", "")
@@ -118,6 +120,11 @@ MAX_LAYERS = 64
 
 def parse_layers(text: str) -> list[Layer]:
     """A comma-separated layer list; ``conv3x3`` (or ``conv3*3``) repeats a layer."""
+    return list(_parse_layers(text))
+
+
+@lru_cache(maxsize=1024)
+def _parse_layers(text: str) -> tuple[Layer, ...]:
     layers: list[Layer] = []
     for item in [t for t in re.split(r"[,\s]+", text.strip().lower()) if t]:
         m = re.fullmatch(r"(.+?)[x*](\d+)", item)
@@ -127,7 +134,7 @@ def parse_layers(text: str) -> list[Layer]:
         layers.extend([parse_layer(spec)] * repeat)
     if not layers:
         raise ParamError("the layer list is empty")
-    return layers
+    return tuple(layers)
 
 
 def spell(layers: list[Layer]) -> str:
