@@ -178,6 +178,36 @@ def quiz_grade(key_path: str, responses: str, out: str) -> None:
     click.echo(f"grades written to {path}")
 
 
+# ---------------------------------------------------------------- check
+
+
+@cli.command("check")
+@click.argument("submission", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "gradescope", "junit", "html"]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--out", type=click.Path(), default=None, help="Write the report here (default: standard output).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True,
+              help="Where the torch references run; auto takes a CUDA GPU when there is one.")
+@click.option("--seed", type=int, default=None, help="Seed of the test inputs (default: random, printed in the report).")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=100.0, show_default=True,
+              help="Exit 1 when the score is below this percentage.")
+@click.option("--parts", default=None, help="Comma-separated parts to grade: conv,max_pool,avg_pool,transfer.")
+@click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
+def check(submission: str, fmt: str, out: str | None, device: str, seed: int | None, fail_under: float,
+          parts: str | None, config_path: str | None) -> None:
+    """Grade the submission in SUBMISSION against the hidden references."""
+    from grader import report as reporters
+    from grader.grading import grade_submission
+
+    result = grade_submission(submission, parts=parts, seed=seed, device=device, config_path=config_path)
+    reporters.write(result, fmt, out)
+    if out is not None:
+        click.echo(f"score {result.score:g} / {result.max_score:g} ({result.percent:.1f}%), seed {result.seed}; "
+                   f"report written to {out}", err=True)
+    if result.percent + 1e-9 < fail_under:
+        raise click.exceptions.Exit(1)
+
+
 # ---------------------------------------------------------------- entry point
 
 

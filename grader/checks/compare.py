@@ -1,0 +1,90 @@
+"""Comparing a student's array with the reference's.
+
+Shapes, dtypes and NaN are checked before values, each with a message that
+says which; values are compared with cs231n's relative error
+
+    rel_error(a, b) = max |a - b| / max(|a| + |b|, 1e-12)
+
+over the whole array (a single scale for the array, so tiny entries do not
+blow the metric up).  A small map of where the values differ feeds the HTML
+report's heat map.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TINY = 1e-12
+HEATMAP_SIDE = 24
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a-b| / max(|a|+|b|, tiny), the cs231n metric, over the whole arrays."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY))
+
+
+def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """A guess at why ``got`` is not ``expected``."""
+    if len(got) == len(expected) == 4:
+        if got[:2] == expected[:2] and got[2:] == expected[2:][::-1]:
+            return ": height and width swapped?"
+        if got[2:] == expected[2:] and got[:2] == expected[:2][::-1]:
+            return ": batch and channel axes swapped?"
+        if got[:2] == expected[:2] and all(g > e for g, e in zip(got[2:], expected[2:])):
+            return ": output too large: stride or dilation ignored?"
+        if got[:2] == expected[:2] and all(g < e for g, e in zip(got[2:], expected[2:])):
+            return ": output too small: padding ignored?"
+    if len(got) == len(expected) - 1 and got == expected[1:]:
+        return ": the batch axis is missing"
+    if len(got) == 1 and len(expected) == 1:
+        return ""
+    return ""
+
+
+def check_array(value: Any, expected: np.ndarray, what: str) -> str | None:
+    """None when ``value`` is an ndarray of the expected shape, real dtype and
+    finite values; else a message that says what is wrong with it."""
+    if value is None:
+        return f"{what} is None: did you forget to return it?"
+    if isinstance(value, (list, tuple)):
+        return f"{what} is a {type(value).__name__}, expected a numpy array (np.array(...))"
+    if not isinstance(value, np.ndarray):
+        return f"{what} is a {type(value).__name__}, expected a numpy array"
+    if value.ndim == 0 and expected.ndim > 0:
+        return f"{what} is a 0-d array (a scalar), expected shape {tuple(expected.shape)}"
+    if value.shape != expected.shape:
+        return f"{what} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}{shape_hint(value.shape, expected.shape)}"
+    if value.dtype.kind not in "fiu":
+        return f"{what} has dtype {value.dtype}, expected float64"
+    if value.dtype != np.float64:
+        return f"{what} has dtype {value.dtype}, expected float64: keep the input's precision (no astype(np.float32))"
+    finite = np.isfinite(value)
+    if not finite.all():
+        bad = int((~finite).sum())
+        return f"{what} has {bad} NaN or infinite value{'s' if bad > 1 else ''} (of {value.size})"
+    return None
+
+
+def heatmap(got: np.ndarray, expected: np.ndarray) -> dict[str, Any] | None:
+    """|got - expected| of the first sample and channel (the first 2-D slice),
+    cut to at most HEATMAP_SIDE x HEATMAP_SIDE, scaled to 0..1, for a picture."""
+    if got.shape != expected.shape or got.ndim < 2:
+        return None
+    diff = np.abs(np.asarray(got, dtype=np.float64) - expected)
+    index = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    plane = diff[index[:-2]] if diff.ndim > 2 else diff
+    plane = plane[:HEATMAP_SIDE, :HEATMAP_SIDE]
+    top = float(plane.max())
+    if top <= 0:
+        return None
+    return {
+        "where": [int(i) for i in index[:-2]],
+        "max": top,
+        "cells": [[round(float(v) / top, 3) for v in row] for row in plane],
+    }

@@ -1,0 +1,89 @@
+"""The speed test: the student's forward + backward against the references,
+interleaved, median of repeats.
+
+The student's functions run in a session of their own (after the correctness
+tests); the references run in a second child started with the same limits,
+with no student code in it, so a submission can neither call the references
+to look fast nor slow them down.  Calls alternate between the two, so load
+on the machine hits both alike.  Each time is the function alone, measured in
+its child.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import numpy as np
+
+from grader.layouts import PartSpec
+from grader.results import TestResult
+from grader.sandbox import Session
+
+from .cases import SPEED_CONV, SPEED_POOL, conv_inputs, pool_inputs, upstream
+
+def _reference_file(name: str) -> Path:
+    from grader import reference
+
+    return Path(reference.__file__).resolve().parent / f"{name}.py"
+
+
+def _pair(session: Session, part: str, spec: PartSpec | None, args: tuple, dout: np.ndarray, path: Path | None,
+          repeat: int) -> float | str:
+    """Seconds of forward + backward (best of ``repeat``), or an error message."""
+    if spec is None:
+        forward = session.call_trusted(path, f"{part}_forward", args, repeat=repeat)
+    else:
+        forward = session.call(spec.module, spec.forward, args, repeat=repeat)
+    if not forward.ok or not isinstance(forward.value, (tuple, list)) or len(forward.value) != 2:
+        return forward.error or "the forward did not return (out, cache)"
+    cache = forward.value[1]
+    if spec is None:
+        backward = session.call_trusted(path, f"{part}_backward", (dout, cache), repeat=repeat)
+    else:
+        backward = session.call(spec.module, spec.backward, (dout, cache), repeat=repeat)
+    if not backward.ok:
+        return backward.error or "the backward failed"
+    return (forward.duration_s or 0.0) + (backward.duration_s or 0.0)
+
+
+def ratio_text(ratio: float, what: str) -> str:
+    if ratio >= 1:
+        return f"{ratio:.1f}x slower than the {what}"
+    return f"{1 / ratio:.1f}x faster than the {what}"
+
+
+def run_speed(part: str, spec: PartSpec, session: Session, references: Session, seed: int, repeats: int,
+              points: float, bands) -> TestResult:
+    name = f"{part} speed"
+    if part == "conv":
+        inputs = conv_inputs(SPEED_CONV, seed, part, spec.dilation)
+        out_shape = (SPEED_CONV.x[0], SPEED_CONV.w[0], SPEED_CONV.x[2], SPEED_CONV.x[3])
+    else:
+        inputs = pool_inputs(SPEED_POOL, seed, part)
+        out_shape = (SPEED_POOL.x[0], SPEED_POOL.x[1], SPEED_POOL.x[2] // 2, SPEED_POOL.x[3] // 2)
+    dout = upstream(out_shape, seed, part, "speed")
+    fast, loops = _reference_file("numpy_fast"), _reference_file("numpy_loops")
+    student_times, fast_times = [], []
+    for _ in range(repeats):  # interleaved, so that load on the machine hits both alike
+        t_fast = _pair(references, part, None, inputs.args, dout, fast, 1)
+        t_student = _pair(session, part, spec, inputs.args, dout, None, 1)
+        if isinstance(t_student, str):
+            return TestResult(name, part, "speed", points, 0.0, f"not timed: {t_student}", {"passed": False})
+        if isinstance(t_fast, str):
+            return TestResult(name, part, "speed", points, 0.0, f"not timed: the reference failed ({t_fast})",
+                              {"passed": False})
+        student_times.append(t_student)
+        fast_times.append(t_fast)
+    t_loops = _pair(references, part, None, inputs.args, dout, loops, 1)
+    student, reference = statistics.median(student_times), statistics.median(fast_times)
+    vs_fast = student / max(reference, 1e-9)
+    feedback = ratio_text(vs_fast, "vectorized reference")
+    speed = {"student_s": student, "vectorized_s": reference, "vs_vectorized": vs_fast}
+    if not isinstance(t_loops, str):
+        vs_loops = student / max(t_loops, 1e-9)
+        feedback += ", " + ratio_text(vs_loops, "loop reference")
+        speed.update(loops_s=t_loops, vs_loops=vs_loops)
+    fraction = 1.0 if points == 0 else max((b.fraction for b in bands if vs_fast <= b.ratio), default=0.0)
+    feedback += f" (forward + backward on x {inputs.args[0].shape}, median of {repeats})"
+    return TestResult(name, part, "speed", points, points * fraction, feedback, {"passed": True, "speed": speed})

@@ -1,0 +1,88 @@
+"""Results are plain data: a report of test results.
+
+Checks produce :class:`TestResult` objects; reporters (text, JSON,
+Gradescope, JUnit, HTML) read a :class:`Report` and nothing else.  Scores are
+computed properties, never stored twice; no formatting lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PARTS = ("conv", "max_pool", "avg_pool", "transfer")
+KINDS = ("forward", "backward", "numeric-gradient", "speed", "structure", "accuracy", "integrity")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One graded test.
+
+    ``details`` holds plain data for reporters: relative errors, the
+    diagnosed mistake (``diagnosis``), a difference map (``heatmap``: a 2-D
+    list of |student - reference| values), speed ratios (``speed``).
+    """
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    part: str
+    kind: str
+    max_score: float
+    score: float
+    feedback: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.part not in PARTS:
+            raise ValueError(f"unknown part {self.part!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}")
+        if not 0 <= self.score <= self.max_score + 1e-12:
+            raise ValueError(f"score {self.score} outside 0..{self.max_score}")
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.details.get("passed", self.score >= self.max_score - 1e-9))
+
+    @property
+    def status(self) -> str:
+        return "passed" if self.passed else "failed"
+
+    @property
+    def tags(self) -> list[str]:
+        return [self.part, self.kind]
+
+
+@dataclass
+class Report:
+    """Everything a run of ``grader check`` found."""
+
+    submission: str
+    seed: int
+    tests: list[TestResult] = field(default_factory=list)
+    layout: str = ""
+    device: str = "cpu"
+    execution_time: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    protections: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 6)
+
+    @property
+    def percent(self) -> float:
+        """The score as a percentage of the maximum (100 when nothing is graded for points)."""
+        return 100.0 if self.max_score == 0 else 100.0 * self.score / self.max_score
+
+    def parts(self) -> list[str]:
+        return [p for p in PARTS if any(t.part == p for t in self.tests)]
+
+    def part_score(self, part: str) -> tuple[float, float]:
+        tests = [t for t in self.tests if t.part == part]
+        return round(sum(t.score for t in tests), 6), round(sum(t.max_score for t in tests), 6)

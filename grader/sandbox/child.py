@@ -1,0 +1,441 @@
+"""The child side of the sandbox: the only place where student code runs.
+
+Started by ``grader.sandbox.session`` as
+
+    python -I -S -B -u .../grader/sandbox/child.py CONFIG_JSON
+
+in its own session, with the submission's scratch copy as cwd, a stripped
+environment, stdin from /dev/null, stdout and stderr on pipes that the parent
+reads and caps, and one private socket (fd ``config["fd"]``) for requests and
+responses.  ``grader`` itself is not on the child's path: this file and
+``wire.py`` are loaded by path and use the standard library only.
+
+What the child does, in order:
+
+1. sets its resource limits (address space, CPU seconds, file size, no core
+   files), marks the socket close-on-exec so student subprocesses never hold it;
+2. imports the ``preload`` modules (numpy; torch for the transfer part) with
+   only the library folders on sys.path, so a student's ``numpy.py`` cannot
+   stand in for numpy;
+3. puts the submission folder first on sys.path, installs the import policy,
+   and says it is ready;
+4. answers requests, one at a time: import a module (the student's by name, a
+   trusted one by file path), call one function ``repeat`` times on fresh
+   copies of the arguments, time each call alone with ``perf_counter``, and
+   send back plain data.  Exceptions (SystemExit and KeyboardInterrupt too)
+   become short messages that name the submission file and line.  Values that
+   are not plain data stay here and are sent as references (ids) that later
+   requests may pass back, so a student's cache object or nn.Module can go from
+   one call to the next without ever reaching the parent.
+
+Nothing here is a security boundary by itself: student code runs in this
+process and can change anything in it, write to the socket, or lie about
+timings.  The parent treats every reply as untrusted plain data, enforces time
+limits by killing the process group, and never unpickles.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import socket
+import struct
+import sys
+import time
+import traceback
+import types
+
+_perf_counter = time.perf_counter  # bound now: a student patching time.perf_counter changes nothing here
+HERE = os.path.dirname(os.path.abspath(__file__))
+OWN_FILES = {os.path.abspath(__file__), os.path.join(HERE, "wire.py")}
+IMPORTLIB_DIR = os.path.dirname(importlib.__file__) + os.sep
+MAX_MESSAGE_CHARS = 500
+MAX_TRACEBACK_CHARS = 4000
+MAX_NOTES = 20
+
+
+def _load_wire():
+    spec = importlib.util.spec_from_file_location("_grader_sandbox_wire", os.path.join(HERE, "wire.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wire = _load_wire()
+
+
+# ---------------------------------------------------------------- start-up
+
+
+def set_limits(limits: dict) -> list[str]:
+    """Apply the resource limits; return notes about those this OS lacks."""
+    notes = []
+    try:
+        import resource
+    except ImportError:
+        return ["no resource module: memory, CPU and file-size limits are not enforced"]
+    wanted = [("RLIMIT_CORE", 0, 0)]
+    if limits.get("memory_mb") is not None:
+        wanted.append(("RLIMIT_AS", limits["memory_mb"] << 20, limits["memory_mb"] << 20))
+    if limits.get("cpu_s") is not None:
+        wanted.append(("RLIMIT_CPU", limits["cpu_s"], limits["cpu_s"] + 1))  # SIGXCPU first, SIGKILL a second later
+    if limits.get("file_size_mb") is not None:
+        wanted.append(("RLIMIT_FSIZE", limits["file_size_mb"] << 20, limits["file_size_mb"] << 20))
+    for name, soft, hard in wanted:
+        which = getattr(resource, name, None)
+        if which is None:
+            notes.append(f"{name} is not available on this OS")
+            continue
+        try:
+            _, old_hard = resource.getrlimit(which)
+            if old_hard != resource.RLIM_INFINITY:
+                soft, hard = min(soft, old_hard), min(hard, old_hard)
+            resource.setrlimit(which, (soft, hard))
+        except (OSError, ValueError) as exc:
+            notes.append(f"could not set {name}: {exc}")
+    return notes
+
+
+class ImportPolicy:
+    """A meta-path finder that refuses some imports made by student code.
+
+    Only imports whose importing frame lies in the submission folder are
+    checked, so numpy or torch may import what they like.  ``blocked`` names
+    are always refused (the grader itself); with ``allowed`` set, student code
+    may import only those top-level names, the standard library and the
+    submission's own modules.  Modules already imported (the preloads) are not
+    looked up again, so they stay importable.  A deterrent, not a wall: student
+    code can remove this finder.
+    """
+
+    def __init__(self, folder: str, allowed, blocked):
+        self.prefix = os.path.join(folder, "")
+        self.folder = folder
+        self.allowed = None if allowed is None else frozenset(allowed)
+        self.blocked = frozenset(blocked)
+
+    def _importer(self):
+        """The file of the code that asked for the import (exec'd strings count as their caller)."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if not (name.startswith("<") or name.startswith(IMPORTLIB_DIR) or name in OWN_FILES):
+                return name
+            frame = frame.f_back
+        return None
+
+    def _local(self, top: str) -> bool:
+        return os.path.isfile(os.path.join(self.folder, top + ".py")) or os.path.isdir(os.path.join(self.folder, top))
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        importer = self._importer()
+        if importer is None or not importer.startswith(self.prefix) or self._local(top):
+            return None
+        if top in self.blocked:
+            raise ModuleNotFoundError(f"student code may not import {top!r}", name=fullname)
+        if self.allowed is not None and top not in self.allowed and top not in sys.stdlib_module_names:
+            allowed = ", ".join(sorted(self.allowed)) or "nothing"
+            raise ModuleNotFoundError(
+                f"importing {top!r} is not allowed here (allowed: {allowed}, and the standard library)", name=fullname
+            )
+        return None
+
+
+# ---------------------------------------------------------------- the call
+
+
+class Child:
+    def __init__(self, config: dict, channel: socket.socket):
+        self.config = config
+        self.channel = channel
+        self.folder = config["folder"]
+        self.prefix = os.path.join(self.folder, "")
+        self.memory_mb = config["limits"].get("memory_mb")
+        self.max_result_bytes = config["max_result_bytes"]
+        self.refs: dict[int, object] = {}
+        self.trusted_packages: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.reserve = bytearray(1 << 20)  # given back on MemoryError, so that reporting it has room
+
+    # --- requests and replies
+
+    def recv(self):
+        header = self._recv_exactly(wire.FRAME_HEADER.size)
+        if header is None:
+            return None
+        (length,) = wire.FRAME_HEADER.unpack(header)
+        return self._recv_exactly(length)
+
+    def _recv_exactly(self, n: int):
+        buffer = bytearray(n)
+        view, got = memoryview(buffer), 0
+        while got < n:
+            count = self.channel.recv_into(view[got:])
+            if not count:
+                return None
+            got += count
+        return buffer
+
+    def send(self, message: dict) -> None:
+        try:
+            parts = wire.encode_parts(message, fallback=self.as_ref)
+            size = wire.size(parts)
+            if size > self.max_result_bytes:
+                raise wire.WireError(
+                    f"the result is too large to send back ({size} bytes; the limit is {self.max_result_bytes})"
+                )
+        except BaseException as exc:  # noqa: BLE001 - a student value that will not encode, however it fails
+            text = str(exc) if isinstance(exc, wire.WireError) else f"{type(exc).__name__}: {_text(exc)}"
+            parts = wire.encode_parts({
+                "ok": False, "value": None, "kind": "result", "traceback": None,
+                "error": f"the result could not be sent back: {text}",
+                "durations": message.get("durations", []), "notes": message.get("notes", []),
+            })
+        for part in wire.frame(parts):
+            self.channel.sendall(part)
+
+    # --- plain data out, references for the rest
+
+    def as_ref(self, obj, encode_item):
+        np = sys.modules.get("numpy")
+        if np is not None and issubclass(type(obj), np.ndarray):
+            base = np.ndarray.view(obj, np.ndarray)  # ndarray's own methods: the subclass cannot lie here
+            if wire.plain_dtype(base.dtype):
+                self.note(f"returned a {_type_name(obj)} (a numpy.ndarray subclass); "
+                          "it was sent as a plain numpy.ndarray")
+                return encode_item(base)
+        ref_id = len(self.refs) + 1
+        self.refs[ref_id] = obj
+        return {"r": [ref_id, _type_name(obj), _describe(obj)]}
+
+    def resolve_ref(self, payload):
+        ref_id, path = payload
+        obj = self.refs[ref_id]  # KeyError: a malformed request
+        for key in path:
+            obj = obj[key]
+        return obj
+
+    def note(self, text: str) -> None:
+        if len(self.notes) < MAX_NOTES and text not in self.notes:
+            self.notes.append(text)
+
+    # --- one request
+
+    def handle(self, request: dict) -> dict:
+        self.notes = []
+        reply = {"ok": False, "value": None, "error": None, "kind": None, "traceback": None,
+                 "durations": [], "notes": self.notes}
+        trusted, module_name = request["trusted"], request["module"]
+        shown = os.path.basename(trusted) if trusted else _display(module_name)
+        try:
+            module = self.load_trusted(trusted) if trusted else importlib.import_module(module_name)
+        except BaseException as exc:  # noqa: BLE001
+            self.fail(reply, exc, importing=shown, module_name=module_name)
+            return reply
+        try:
+            function = getattr(module, request["function"], None)
+        except BaseException:  # noqa: BLE001 - a module __getattr__ that raises
+            function = None
+        if function is None or not callable(function):
+            what = "defines no" if function is None else "has a non-callable"
+            reply.update(kind="import", error=f"{shown} {what} function {request['function']!r}")
+            return reply
+        try:
+            for _ in range(request["repeat"]):
+                reply["value"] = None
+                args, kwargs = wire.decode(request["args"], ref=self.resolve_ref)  # fresh copies every time
+                start = _perf_counter()
+                value = function(*args, **kwargs)
+                reply["durations"].append(_perf_counter() - start)
+                reply["value"] = value
+            reply["ok"] = True
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
+            reply["value"] = None
+            self.fail(reply, exc)
+        finally:
+            _flush_streams()
+        return reply
+
+    def load_trusted(self, path: str):
+        """Import the file ``path`` as ``<package>.<stem>``; relative imports find its siblings."""
+        folder, stem = os.path.dirname(path), os.path.splitext(os.path.basename(path))[0]
+        package = self.trusted_packages.get(folder)
+        if package is None:
+            package = f"_grader_trusted_{len(self.trusted_packages)}"
+            spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+            spec.submodule_search_locations = [folder]
+            module = types.ModuleType(package)
+            module.__spec__, module.__path__, module.__package__ = spec, [folder], package
+            sys.modules[package] = module
+            self.trusted_packages[folder] = package
+        return importlib.import_module(f"{package}.{stem}")
+
+    # --- what went wrong, for a student
+
+    def fail(self, reply: dict, exc: BaseException, importing: str | None = None,
+             module_name: str | None = None) -> None:
+        if isinstance(exc, MemoryError):
+            self.reserve = None
+        try:
+            reply["error"], reply["kind"] = self.message(exc, importing, module_name)
+            reply["traceback"] = self.format_traceback(exc)
+        except BaseException as again:  # noqa: BLE001 - a student exception whose __str__ fails, etc.
+            reply["error"] = f"{type(exc).__name__} (and describing it failed: {type(again).__name__})"
+            reply["kind"] = "exception"
+        finally:
+            exc.__traceback__ = None
+            if self.reserve is None:
+                try:
+                    self.reserve = bytearray(1 << 20)
+                except MemoryError:
+                    pass
+
+    def message(self, exc: BaseException, importing: str | None, module_name: str | None) -> tuple[str, str]:
+        kind = "import" if importing else "exception"
+        if isinstance(exc, SyntaxError) and self.inside(exc.filename):
+            where = self.relative(exc.filename)
+            return f"{type(exc).__name__} in {where} line {exc.lineno}: {_cap(_text(exc.msg))}", "import"
+        if (importing and module_name and isinstance(exc, ModuleNotFoundError) and isinstance(exc.name, str)
+                and (module_name + ".").startswith(exc.name + ".") and self.missing(exc.name)):
+            return f"{_display(module_name)} was not found in the submission", "import"
+        location = self.location(exc)
+        if isinstance(exc, SystemExit):
+            text, kind = f"raised SystemExit({_cap(repr(exc.code))}) (sys.exit?)", "exit"
+        elif isinstance(exc, KeyboardInterrupt):
+            text = "raised KeyboardInterrupt"
+        elif isinstance(exc, MemoryError):
+            limit = f"memory limit of {self.memory_mb} MB exceeded" if self.memory_mb else "out of memory"
+            text, kind = f"{limit}: {_exception_line(exc)}", "memory"
+        else:
+            text = _exception_line(exc)
+        if location:
+            text += f" ({location})"
+        if importing:
+            text = f"importing {importing} failed: {text}"
+        return text, kind
+
+    def location(self, exc: BaseException) -> str | None:
+        """'conv.py, line 12' for the innermost frame that lies in the submission."""
+        where = None
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if self.inside(frame.filename):
+                where = f"{self.relative(frame.filename)}, line {frame.lineno}"
+        return where
+
+    def format_traceback(self, exc: BaseException) -> str:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename not in OWN_FILES]
+        lines = ["Traceback (most recent call last):\n"] if frames else []
+        lines += traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
+        text = "".join(lines).replace(self.prefix, "")
+        return text if len(text) <= MAX_TRACEBACK_CHARS else "...\n" + text[-MAX_TRACEBACK_CHARS:]
+
+    def inside(self, filename) -> bool:
+        return isinstance(filename, str) and os.path.abspath(filename).startswith(self.prefix)
+
+    def relative(self, filename: str) -> str:
+        return os.path.relpath(os.path.abspath(filename), self.folder)
+
+    def missing(self, module_name: str) -> bool:
+        path = os.path.join(self.folder, *module_name.split("."))
+        return not (os.path.isfile(path + ".py") or os.path.isdir(path))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _text(obj) -> str:
+    try:
+        return _cap(str(obj))
+    except BaseException:  # noqa: BLE001
+        return "<unprintable>"
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "..."
+
+
+def _exception_line(exc: BaseException) -> str:
+    text = _text(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _type_name(obj) -> str:
+    cls = type(obj)
+    try:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+    except BaseException:  # noqa: BLE001
+        name = "object"
+    name = name.removeprefix("builtins.")
+    return _cap(name if isinstance(name, str) else "object")
+
+
+def _describe(obj) -> str:
+    """A short, safe description of a value that is not plain data."""
+    name = _type_name(obj)
+    try:
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(obj, torch.Tensor):
+            return f"a {name} of shape {tuple(obj.shape)} and dtype {obj.dtype}"
+        np = sys.modules.get("numpy")
+        if np is not None and issubclass(type(obj), np.ndarray):
+            return f"a numpy array of dtype {np.ndarray.view(obj, np.ndarray).dtype} (not plain data)"
+    except BaseException:  # noqa: BLE001
+        pass
+    return f"an object of type {name}"
+
+
+def _display(module_name: str) -> str:
+    return module_name.replace(".", "/") + ".py"
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    sys.argv = ["submission"]
+    notes = set_limits(config["limits"])
+    os.set_inheritable(config["fd"], False)
+    channel = socket.socket(fileno=config["fd"])
+    faulthandler.enable()  # a crash in native code leaves a traceback on the captured stderr
+    sys.path.extend(p for p in config["library_paths"] if p not in sys.path)
+    child = Child(config, channel)
+    try:
+        for name in config["preload"]:
+            importlib.import_module(name)
+    except BaseException as exc:  # noqa: BLE001
+        child.send({"ready": False, "error": f"could not import {name}: {_exception_line(exc)}", "notes": notes})
+        os._exit(1)
+    sys.path.insert(0, child.folder)
+    sys.meta_path.insert(0, ImportPolicy(child.folder, config["allowed_modules"], config["blocked_modules"]))
+    child.send({"ready": True, "pid": os.getpid(), "notes": notes})
+    while True:
+        try:
+            body, args = child.recv(), child.recv()  # a request, then its arguments (decoded once per repeat)
+            if body is None or args is None:  # the parent is gone or done
+                break
+            request = wire.decode(body)
+            request["args"] = args
+            reply = child.handle(request)
+        except (OSError, wire.WireError, KeyError, TypeError, ValueError, struct.error) as exc:
+            reply = {"ok": False, "value": None, "kind": "channel", "traceback": None, "durations": [], "notes": [],
+                     "error": f"the sandbox could not read the request ({type(exc).__name__}: {_text(exc)})"}
+        child.send(reply)
+    os._exit(0)  # not sys.exit: a student's non-daemon thread or atexit hook must not keep us alive
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The child process as the parent sees it: start it, talk to it, kill it.
+
+``ChildProcess`` owns one ``python child.py`` process and its three channels:
+the private socket for requests and replies, and the stdout and stderr pipes
+whose bytes are kept up to a cap.  ``exchange`` sends one request and waits
+for one reply while draining both pipes, so a student who prints a lot never
+blocks and never mixes with the reply; it gives up at a deadline.  ``kill``
+ends the child's whole session (process group plus a /proc scan) before
+reaping the child, so that its process id cannot have been reused yet.
+
+No policy lives here (what a limit means, what to tell a student); that is
+``session.py``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import wire
+
+CHILD_SCRIPT = Path(__file__).with_name("child.py")
+POLL_S = 0.05  # how often a wait looks whether the child is still alive
+DEATH_GRACE_S = 0.5  # after the child died, how long to wait for its last bytes
+
+
+@dataclass
+class Capture:
+    """The first ``limit`` bytes written to one stream, and how many more there were."""
+
+    limit: int
+    kept: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.limit - len(self.kept)
+        if room > 0:
+            self.kept += data[:room]
+        self.dropped += max(0, len(data) - max(room, 0))
+
+    def text(self) -> str:
+        out = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            out += f"\n[... {self.dropped} more bytes not shown]"
+        return out
+
+
+class Inbox:
+    """One reply being received: the frame header first, then exactly the body it announces."""
+
+    def __init__(self):
+        self.buffer = bytearray(wire.FRAME_HEADER.size)
+        self.got = 0
+
+    def expect(self, length: int) -> None:
+        header, self.buffer = self.buffer, bytearray(len(self.buffer) + length)  # calloc: no copy, no zeroing pass
+        self.buffer[: len(header)] = header
+
+    def free(self) -> memoryview:
+        return memoryview(self.buffer)[self.got:]
+
+
+@dataclass
+class Exchange:
+    """What one request got back: a reply body, or why not."""
+
+    body: memoryview | None
+    stdout: Capture
+    stderr: Capture
+    failure: str | None = None  # None, "timeout", "exited", "too_large", "garbage"
+    wall_s: float = 0.0
+    reply_length: int | None = None
+
+
+def child_command(config: dict) -> list[str]:
+    """The child's command line: isolated mode (-I: no PYTHON* variables, no user site, no
+    script folder on sys.path), no site (-S: no .pth files, so no editable installs),
+    no bytecode files (-B), unbuffered output (-u).  Namespaces (``unshare``) go in front here."""
+    return [sys.executable, "-I", "-S", "-B", "-u", str(CHILD_SCRIPT), json.dumps(config)]
+
+
+class ChildProcess:
+    def __init__(self, folder: Path, env: dict, config: dict):
+        parent_end, child_end = socket.socketpair()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            config = dict(config, fd=child_end.fileno())
+            self.proc = subprocess.Popen(
+                child_command(config),
+                stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(child_end.fileno(),),
+                cwd=folder, env=env, start_new_session=True, close_fds=True,
+            )
+        except BaseException:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            parent_end.close()
+            raise
+        finally:
+            child_end.close()
+            os.close(out_w)
+            os.close(err_w)
+        self.pid = self.proc.pid
+        self.channel = parent_end
+        self.channel.setblocking(False)
+        self.pipes = {out_r: "stdout", err_r: "stderr"}
+        for fd in self.pipes:
+            os.set_blocking(fd, False)
+        self.reaped = False
+
+    # --- talking
+
+    def exchange(self, frames: list, deadline: float, max_reply: int, max_output: int) -> Exchange:
+        """Send ``frames`` (buffers; none to only listen) and wait for one reply until ``deadline``."""
+        ex = Exchange(None, Capture(max_output), Capture(max_output))
+        started = time.monotonic()
+        pending = [memoryview(b).cast("B") for b in frames if memoryview(b).nbytes]
+        inbox = Inbox()
+        died_at = None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.channel, selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0))
+            for fd in self.pipes:
+                selector.register(fd, selectors.EVENT_READ)
+            while ex.body is None and ex.failure is None:
+                now = time.monotonic()
+                if now >= deadline:
+                    ex.failure = "timeout"
+                    break
+                for key, mask in selector.select(min(deadline - now, POLL_S)):
+                    if key.fileobj is not self.channel:
+                        self._read_pipe(key.fd, ex, selector)
+                        continue
+                    if mask & selectors.EVENT_WRITE and pending:
+                        try:
+                            pending[0] = pending[0][self.channel.send(pending[0][: 1 << 20], socket.MSG_NOSIGNAL):]
+                        except (BlockingIOError, InterruptedError):
+                            pass
+                        except OSError:
+                            ex.failure = "exited"
+                            break
+                        if not pending[0]:
+                            pending.pop(0)
+                        if not pending:
+                            selector.modify(self.channel, selectors.EVENT_READ)
+                    if mask & selectors.EVENT_READ:
+                        if not self._read_channel(inbox, ex, max_reply):
+                            break
+                if ex.body is None and ex.failure is None and self.exited():
+                    died_at = died_at or time.monotonic()
+                    if time.monotonic() - died_at > DEATH_GRACE_S:  # someone else holds the socket open
+                        ex.failure = "exited"
+        self.drain(ex)
+        ex.wall_s = time.monotonic() - started
+        return ex
+
+    def _read_channel(self, inbox: Inbox, ex: Exchange, max_reply: int) -> bool:
+        try:
+            count = self.channel.recv_into(inbox.free())
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            count = 0
+        if not count:
+            ex.failure = "exited"
+            return False
+        inbox.got += count
+        if ex.reply_length is None and inbox.got == wire.FRAME_HEADER.size:
+            (ex.reply_length,) = wire.FRAME_HEADER.unpack_from(inbox.buffer)
+            if ex.reply_length > max_reply:
+                ex.failure = "too_large"
+                return False
+            inbox.expect(ex.reply_length)
+        if ex.reply_length is not None and inbox.got == len(inbox.buffer):
+            ex.body = memoryview(inbox.buffer)[wire.FRAME_HEADER.size:]
+            if self._pending_bytes():
+                ex.failure = "garbage"  # more than one reply: something else writes to the socket
+                return False
+        return True
+
+    def _pending_bytes(self) -> bool:
+        try:
+            return bool(self.channel.recv(1, socket.MSG_PEEK))
+        except (BlockingIOError, InterruptedError, OSError):
+            return False
+
+    def _read_pipe(self, fd: int, ex: Exchange, selector=None) -> bool:
+        try:
+            data = os.read(fd, 1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return False
+        if not data:  # every writer has closed it
+            if selector is not None:
+                selector.unregister(fd)
+            return False
+        (ex.stdout if self.pipes[fd] == "stdout" else ex.stderr).add(data)
+        return True
+
+    def drain(self, ex: Exchange) -> None:
+        """Read what the pipes hold right now (never waits: a grandchild may keep them open)."""
+        for fd in self.pipes:
+            for _ in range(1024):  # at most 64 MiB, then leave the rest
+                if not self._read_pipe(fd, ex):
+                    break
+
+    # --- life and death
+
+    def exited(self) -> bool:
+        """Whether the child has ended, without reaping it (its pid stays ours)."""
+        if self.reaped:
+            return True
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def kill(self) -> int:
+        """End the child, everything in its session, and reap it; return its exit status."""
+        if not self.reaped:
+            kill_session(self.pid)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:  # unkillable (D state): leave it to init
+                pass
+            self.reaped = True
+        return self.proc.returncode
+
+    def close(self) -> None:
+        self.kill()
+        self.channel.close()
+        for fd in list(self.pipes):
+            os.close(fd)
+        self.pipes.clear()
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL the process group ``sid`` and every process whose session is ``sid``.
+
+    The group catches what the child started; the /proc scan catches those that
+    moved to a group of their own.  A process that called setsid() escapes
+    both: a pid namespace (later hardening) is the cure.
+    """
+    for _ in range(3):
+        try:
+            os.killpg(sid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        found = False
+        for pid in session_members(sid):
+            found = True
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if not found:
+            return
+        time.sleep(0.01)
+
+
+def session_members(sid: int) -> list[int]:
+    """Live (non-zombie) processes whose session id is ``sid``, from /proc (empty without /proc)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # fields: state ppid pgrp session ...
+        if len(fields) > 3 and fields[0] != b"Z" and int(fields[3]) == sid:
+            members.append(int(entry))
+    return members

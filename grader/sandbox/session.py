@@ -1,0 +1,487 @@
+"""Sessions: one limited child process per submission part, and what its calls return.
+
+    limits = Limits(call_timeout_s=5, memory_mb=1024)
+    with Session("submissions/alice", limits) as s:
+        r = s.call("conv", "conv_forward", (x, w, b, {"stride": 1, "pad": 1}))
+        if r.ok:
+            out, cache = r.value                # plain data; `cache` may hold Refs
+            back = s.call("conv", "conv_backward", (dout, cache))
+        else:
+            feedback = r.error                  # "ZeroDivisionError: division by zero (conv.py, line 12)"
+
+Every failure of student code comes back as a ``CallResult`` with ``ok`` false;
+the parent raises only on its own misuse (a closed session, arguments that are
+not plain data, a Ref from another session) or when the sandbox cannot start
+at all (``SandboxError``).  After a timeout, a crash or an exit the session is
+dead: later calls return at once with kind ``"dead"``; ``restart()`` starts a
+fresh child from a fresh copy of the submission.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import weakref
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import GraderError, InputFileError
+from . import wire
+from .process import ChildProcess, Exchange
+
+REPLY_SLACK_BYTES = 1 << 16  # room for the reply's envelope around a result of max_result_bytes
+BLOCKED_MODULES = ("grader",)  # never importable from student code (a deterrent; see ImportPolicy)
+SKIPPED_NAMES = {"__pycache__", ".git"}
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+FAILURE_KINDS = ("exception", "import", "memory", "exit", "timeout", "crash", "cpu", "result", "channel", "dead")
+
+
+class SandboxError(GraderError):
+    """The sandbox itself cannot run (Python, numpy or a preload cannot start in the child)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one session's child may use.  ``None`` switches a resource limit off.
+
+    - call_timeout_s: wall-clock seconds for one call (import, every repeat, the reply)
+    - total_timeout_s: wall-clock seconds of all calls of one child together
+      (time the parent spends between calls is not counted)
+    - memory_mb: address space of the child (RLIMIT_AS); torch needs ~700 MB to import,
+      and CUDA needs it off
+    - cpu_s: CPU seconds of the child over its life, start-up included (RLIMIT_CPU)
+    - max_output_bytes: stdout and stderr kept per call and stream, for feedback
+    - max_result_bytes: the largest reply a call may send back
+    - file_size_mb: the largest file the child may write (RLIMIT_FSIZE)
+    - threads: BLAS/OpenMP threads (OMP_NUM_THREADS and friends)
+    - start_timeout_s: seconds for the child to start and import its preloads
+      (not charged to the student)
+    """
+
+    call_timeout_s: float = 10.0
+    total_timeout_s: float = 600.0
+    memory_mb: int | None = 2048
+    cpu_s: int | None = 600
+    max_output_bytes: int = 10_000
+    max_result_bytes: int = 64 << 20
+    file_size_mb: int | None = 64
+    threads: int = 1
+    start_timeout_s: float = 60.0
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            optional = f.name in ("memory_mb", "cpu_s", "file_size_mb")
+            if value is None and optional:
+                continue
+            kinds = (int, float) if f.name.endswith("_s") and f.name != "cpu_s" else (int,)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+                what = ("number" if float in kinds else "int") + (" or None" if optional else "")
+                raise ValueError(f"Limits.{f.name} must be a positive {what}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An object that stayed in the child (not plain data): a student's cache object, a
+    torch tensor, an nn.Module.  Pass it (or ``ref[key]``, an item of it) back as an
+    argument of a later call in the same session; it is valid until the child ends."""
+
+    id: int
+    type_name: str  # "torch.Tensor", "conv.Cache"
+    description: str  # "a torch.Tensor of shape (2, 3) and dtype torch.float32"
+    path: tuple = ()
+    owner: object = field(default=None, repr=False, compare=False)
+
+    def __getitem__(self, key) -> Ref:
+        if type(key) not in (int, str):
+            raise TypeError(f"a Ref can be indexed by an int or a str, not {type(key).__name__}")
+        return Ref(self.id, self.type_name, self.description, self.path + (key,), self.owner)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one call did.
+
+    - ok: the function returned (every repeat); ``value`` is its last return, as
+      plain data (numpy arrays, numbers, str, bytes, None, lists, tuples, dicts)
+      with a ``Ref`` wherever it was not plain data
+    - error: a short message for the student when not ok, and ``kind``, one of
+      FAILURE_KINDS: exception (the function raised), import (syntax error,
+      missing file or function, error at import time), memory (MemoryError),
+      exit (SystemExit raised, or the process exited), timeout, crash (killed
+      by a signal), cpu (CPU limit), result (too large or not sendable),
+      channel (the reply channel was tampered with), dead (not run: the
+      session had already ended)
+    - stdout, stderr: what the child wrote during the call, capped
+    - durations: seconds of each repeat of the function alone (child's perf_counter);
+      ``duration_s`` is the best of them.  Student code can fake these: for
+      speed tests compare against ``wall_s`` too
+    - wall_s: seconds from sending the request to the end of the reply (parent's clock)
+    - traceback: the student-facing traceback (submission-relative paths), if any
+    - notes: remarks worth passing on (conversions, truncation, mixing trusted code)
+    """
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    kind: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    durations: tuple[float, ...] = ()
+    wall_s: float = 0.0
+    traceback: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def duration_s(self) -> float | None:
+        return min(self.durations) if self.durations else None
+
+
+class Session:
+    """One child process that runs functions of one submission, with limits.
+
+    - submission_dir: the student's folder; the child works in a fresh copy of it
+      (symlinks, special files, __pycache__ and .git are left out)
+    - limits: a ``Limits``
+    - allowed_modules: None, or the top-level modules student code may import
+      besides the standard library and its own files (``{"numpy"}`` for a
+      numpy-only part); ``grader`` is never importable from student code
+    - preload: modules the child imports before any student code (their import
+      time is not charged to a call; add "torch" for the transfer part)
+
+    Attributes for reports: ``pid``, ``alive``, ``dead_reason`` (why calls no
+    longer run), ``startup_s`` (seconds until the child was ready),
+    ``start_notes`` (limits this OS could not set), ``copy_notes`` (files left
+    out of the copy).  A Session is not thread-safe: one thread per session.
+    """
+
+    def __init__(self, submission_dir, limits: Limits | None = None, *, allowed_modules=None, preload=("numpy",)):
+        self.submission_dir = Path(submission_dir)
+        if not self.submission_dir.is_dir():
+            raise InputFileError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
+        self.limits = limits or Limits()
+        if not isinstance(self.limits, Limits):
+            raise TypeError(f"limits must be a Limits, not {type(self.limits).__name__}")
+        self.allowed_modules = None if allowed_modules is None else sorted(set(allowed_modules))
+        self.preload = tuple(preload)
+        self.closed = False
+        self._child: ChildProcess | None = None
+        self._start()
+
+    # --- public
+
+    @property
+    def alive(self) -> bool:
+        """Whether calls will run (not closed, and the child has not ended)."""
+        return not self.closed and self.dead_reason is None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (also its process group and session id)."""
+        return self._child.pid if self._child else None
+
+    def call(self, module: str, function: str, args=(), kwargs=None, *, repeat: int = 1,
+             timeout_s: float | None = None) -> CallResult:
+        """Call ``module.function(*args, **kwargs)`` from the submission, ``repeat`` times.
+
+        ``module`` is a module of the submission, imported as a package would be
+        (the submission folder is first on sys.path): ``"conv"`` for conv.py,
+        ``"cs231n.layers"`` (or ``"cs231n/layers.py"``) for a package layout.
+        Every repeat gets fresh copies of the arguments.  ``timeout_s`` replaces
+        ``limits.call_timeout_s`` for this call.
+        """
+        module = _module_name(module)
+        notes = ["trusted code is loaded in this process and visible to student code"] if self._trusted_loaded else []
+        result = self._run({"module": module, "trusted": None}, function, args, kwargs, repeat, timeout_s, notes)
+        self._student_ran = True
+        return result
+
+    def call_trusted(self, path, function: str, args=(), kwargs=None, *, repeat: int = 1,
+                     timeout_s: float | None = None) -> CallResult:
+        """Call ``function`` from the grader's own file ``path`` inside the child.
+
+        For code that must run next to student code: a harness that builds and
+        inspects a student's nn.Module, or a reference timed under the same
+        limits.  The file is imported as ``<package>.<stem>`` with its folder as
+        the package, so ``from .params import ...`` works; the package's
+        ``__init__`` does not run.  Student code in the same child can see and
+        change it: never load secrets (the reference's answers) into a child
+        that runs student code afterwards, and time a reference in a session of
+        its own when a student could slow it down.
+        """
+        path = Path(path).resolve()
+        if path.suffix != ".py" or not path.is_file():
+            raise ValueError(f"call_trusted needs an existing .py file, got {str(path)!r}")
+        notes = ["student code ran earlier in this process and may have changed it"] if self._student_ran else []
+        result = self._run({"module": None, "trusted": str(path)}, function, args, kwargs, repeat, timeout_s, notes)
+        self._trusted_loaded = True
+        return result
+
+    def restart(self) -> None:
+        """End the child and start a fresh one from a fresh copy (old Refs become invalid)."""
+        self._check_open()
+        self._stop()
+        self._start()
+
+    def close(self) -> None:
+        """End the child and everything it started, and remove its scratch folder."""
+        if not self.closed:
+            self._stop()
+            self.closed = True
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- starting and stopping
+
+    def _start(self) -> None:
+        self.dead_reason: str | None = "the sandbox did not start"
+        self._student_ran = self._trusted_loaded = False
+        self._token = object()  # Refs carry it; a new child gets a new one
+        self._scratch = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        folder, home = self._scratch / "submission", self._scratch / "home"
+        self.copy_notes = copy_submission(self.submission_dir, folder)
+        home.mkdir()
+        config = {
+            "folder": str(folder),
+            "library_paths": library_paths(self.preload),
+            "preload": list(self.preload),
+            "allowed_modules": self.allowed_modules,
+            "blocked_modules": list(BLOCKED_MODULES),
+            "max_result_bytes": self.limits.max_result_bytes,
+            "limits": {"memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s,
+                       "file_size_mb": self.limits.file_size_mb},
+        }
+        started = time.monotonic()
+        try:
+            self._child = ChildProcess(folder, child_env(home, self.limits.threads), config)
+        except OSError as exc:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            raise SandboxError(f"could not start the sandbox's Python ({sys.executable}): {exc}") from None
+        self._finalizer = weakref.finalize(self, _cleanup, self._child, self._scratch)
+        ex = self._child.exchange([], started + self.limits.start_timeout_s, REPLY_SLACK_BYTES, 4000)
+        ready = self._decode(ex) if ex.body is not None else None
+        if not (isinstance(ready, dict) and ready.get("ready") is True):
+            self._stop()
+            why = ready.get("error") if isinstance(ready, dict) else f"no answer ({ex.failure})"
+            raise SandboxError(f"the sandbox could not start: {why}. stderr: {ex.stderr.text()[-1000:].strip()!r}")
+        self.startup_s = time.monotonic() - started
+        self.start_notes = tuple(n for n in ready.get("notes", ()) if isinstance(n, str))
+        self._budget_s = self.limits.total_timeout_s  # what is left of total_timeout_s
+        self.dead_reason = None
+
+    def _stop(self) -> None:
+        if self._child is not None:
+            self._finalizer()
+            self._child = None
+        self.dead_reason = "the session was stopped"
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("this Session is closed")
+
+    # --- one call
+
+    def _run(self, target: dict, function, args, kwargs, repeat, timeout_s, notes) -> CallResult:
+        self._check_open()
+        if not (isinstance(function, str) and NAME.match(function)):
+            raise ValueError(f"function must be a Python name, got {function!r}")
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            raise ValueError(f"repeat must be a positive int, got {repeat!r}")
+        if timeout_s is not None and not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
+            raise ValueError(f"timeout_s must be a positive number, got {timeout_s!r}")
+        if not isinstance(args, (tuple, list)):
+            raise TypeError(f"args must be a tuple or list, not {type(args).__name__}")
+        try:
+            payload = wire.encode_parts((tuple(args), dict(kwargs or {})), fallback=self._send_ref)
+        except wire.WireError as exc:
+            raise TypeError(f"arguments must be plain data (numpy arrays, numbers, str, None, lists, tuples, "
+                            f"dicts) or Refs from this session: {exc}") from None
+        if self.dead_reason is not None:
+            return CallResult(False, error=f"not run: {self.dead_reason}", kind="dead", notes=tuple(notes))
+        timeout = float(timeout_s or self.limits.call_timeout_s)
+        budget_bound = self._budget_s < timeout
+        request = wire.frame(wire.encode_parts(dict(target, function=function, repeat=repeat)))
+        deadline = time.monotonic() + min(timeout, self._budget_s)
+        try:  # the request, then its arguments: the child decodes those afresh for every repeat
+            ex = self._child.exchange(request + wire.frame(payload), deadline,
+                                      self.limits.max_result_bytes + REPLY_SLACK_BYTES, self.limits.max_output_bytes)
+        except BaseException:  # KeyboardInterrupt in the parent: the child's reply would go to the next call
+            self._child.kill()
+            self.dead_reason = "the parent was interrupted during a call"
+            raise
+        self._budget_s -= ex.wall_s
+        reply = self._decode(ex) if ex.body is not None else None
+        if ex.failure is None and _valid_reply(reply):
+            return CallResult(
+                ok=reply["ok"], value=reply["value"] if reply["ok"] else None, error=reply["error"],
+                kind=reply["kind"], stdout=ex.stdout.text(), stderr=ex.stderr.text(),
+                durations=tuple(reply["durations"]), wall_s=ex.wall_s, traceback=reply["traceback"],
+                notes=tuple(notes + reply["notes"] + _truncation_notes(ex)),
+            )
+        error, kind = self._failure(ex, timeout, budget_bound)
+        self.dead_reason = error
+        return CallResult(False, error=error, kind=kind, stdout=ex.stdout.text(), stderr=ex.stderr.text(),
+                          wall_s=ex.wall_s, notes=tuple(notes + _truncation_notes(ex)))
+
+    def _failure(self, ex: Exchange, timeout: float, budget_bound: bool) -> tuple[str, str]:
+        """Kill the child and say why the call got no usable reply."""
+        status = self._child.kill()
+        self._child.drain(ex)
+        if ex.failure == "timeout":
+            if budget_bound:
+                return f"the session's time limit of {self.limits.total_timeout_s:g} s was used up", "timeout"
+            return f"timed out after {timeout:g} s", "timeout"
+        if ex.failure == "too_large":
+            return (f"the result is too large to send back ({ex.reply_length} bytes; "
+                    f"the limit is {self.limits.max_result_bytes})"), "result"
+        if ex.failure == "exited":
+            return exit_message(status, self.limits)
+        return "the sandbox's reply channel was tampered with (did the submission write to it?)", "channel"
+
+    # --- plain data and Refs
+
+    def _send_ref(self, obj, encode_item):
+        if type(obj) is not Ref:
+            raise wire.WireError(f"cannot send a value of type {type(obj).__module__}.{type(obj).__qualname__}")
+        if obj.owner is not self._token:
+            raise wire.WireError("this Ref belongs to another session, or to a child that has since ended")
+        return {"r": [obj.id, list(obj.path)]}
+
+    def _make_ref(self, payload) -> Ref:
+        if (len(payload) != 3 or type(payload[0]) is not int
+                or not all(type(p) is str and len(p) <= 1000 for p in payload[1:])):
+            raise wire.WireError("malformed reference")
+        return Ref(payload[0], payload[1], payload[2], (), self._token)
+
+    def _decode(self, ex: Exchange):
+        try:
+            return wire.decode(ex.body, ref=self._make_ref)
+        except wire.WireError:
+            ex.failure = "garbage"
+            return None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _valid_reply(reply) -> bool:
+    """The reply has the shape the child sends (student code can forge one: only its shape is checked)."""
+    return (
+        isinstance(reply, dict)
+        and type(reply.get("ok")) is bool
+        and (reply.get("error") is None or type(reply["error"]) is str)
+        and (reply.get("kind") is None or reply["kind"] in FAILURE_KINDS)
+        and (reply.get("traceback") is None or type(reply["traceback"]) is str)
+        and type(reply.get("durations")) is list
+        and all(type(d) is float and d >= 0 for d in reply["durations"])
+        and type(reply.get("notes")) is list
+        and all(type(n) is str for n in reply["notes"])
+        and "value" in reply
+    )
+
+
+def _truncation_notes(ex: Exchange) -> list[str]:
+    return [f"{name} was {cap.dropped + len(cap.kept)} bytes long; only the first {len(cap.kept)} are kept"
+            for name, cap in (("stdout", ex.stdout), ("stderr", ex.stderr)) if cap.dropped]
+
+
+def exit_message(status: int | None, limits: Limits) -> tuple[str, str]:
+    """A student-facing sentence for a child that ended during a call, and its kind."""
+    if status is None:
+        return "the process stopped answering and could not be ended", "crash"
+    if status >= 0:
+        return f"the process exited with status {status} during the call (sys.exit/os._exit?)", "exit"
+    sig = -status
+    name = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
+    if sig == getattr(signal, "SIGXCPU", None):
+        return f"killed: CPU time limit of {limits.cpu_s} s exceeded", "cpu"
+    if sig == getattr(signal, "SIGXFSZ", None):
+        return f"killed: file size limit of {limits.file_size_mb} MB exceeded", "crash"
+    memory = f"; exceeding the memory limit of {limits.memory_mb} MB can cause this" if limits.memory_mb else ""
+    if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL):
+        return f"the process crashed during the call ({name}{memory})", "crash"
+    return f"the process was killed by {name} during the call", "crash"
+
+
+def _module_name(module) -> str:
+    """'conv', 'cs231n.layers', 'cs231n/layers.py' -> a dotted module name."""
+    if not isinstance(module, str):
+        raise TypeError(f"module must be a str, not {type(module).__name__}")
+    name = module.removesuffix(".py").replace("/", ".").replace(os.sep, ".")
+    if not all(NAME.match(part) for part in name.split(".")):
+        raise ValueError(f"module must be a module name like 'conv' or 'cs231n.layers', got {module!r}")
+    return name
+
+
+def copy_submission(source: Path, target: Path) -> tuple[str, ...]:
+    """Copy regular files and folders of ``source`` to ``target``; return notes on what was left out."""
+    notes = []
+    target.mkdir()
+    try:
+        entries = sorted(os.scandir(source), key=lambda e: e.name)
+    except OSError as exc:
+        return (f"could not read {source}: {exc.strerror}",)
+    for entry in entries:
+        if entry.name in SKIPPED_NAMES:
+            continue
+        try:
+            if entry.is_symlink():
+                notes.append(f"left out {entry.name}: a symbolic link")
+            elif entry.is_dir(follow_symlinks=False):
+                notes.extend(copy_submission(Path(entry.path), target / entry.name))
+            elif entry.is_file(follow_symlinks=False):
+                shutil.copyfile(entry.path, target / entry.name, follow_symlinks=False)
+            else:
+                notes.append(f"left out {entry.name}: not a regular file")
+        except OSError as exc:
+            notes.append(f"left out {entry.name}: {exc.strerror or exc}")
+    return tuple(notes)
+
+
+def library_paths(preload) -> list[str]:
+    """The parent's site-packages folders, and the folders its preload modules come from."""
+    paths = [p for p in sys.path if os.path.basename(os.path.normpath(p)) in ("site-packages", "dist-packages")]
+    for name in preload:
+        spec = importlib.util.find_spec(name.partition(".")[0])
+        origin = spec and (spec.submodule_search_locations or [spec.origin])
+        if origin and origin[0]:
+            folder = os.path.dirname(os.path.normpath(next(iter(origin))))
+            if folder not in paths:
+                paths.append(folder)
+    return paths
+
+
+def child_env(home: Path, threads: int) -> dict:
+    """The child's whole environment: nothing of the grader's but what numpy/torch need."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS"):
+        env[name] = str(threads)
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+    return env
+
+
+def _cleanup(child: ChildProcess, scratch: Path) -> None:
+    """Kill the child's session and remove its scratch folder (also at GC and interpreter exit)."""
+    try:
+        child.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

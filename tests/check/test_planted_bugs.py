@@ -1,0 +1,101 @@
+"""Every planted bug loses points exactly in the part and kind of test where
+it lives, and the feedback names it; every other part stays whole.
+
+The fixtures are in tests/submissions/, one bug each (native layout)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.grading import grade_submission
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE.parent / "submissions"
+CONFIG = HERE / "fast.toml"
+
+CONV, POOLS = "conv", "max_pool,avg_pool"
+
+# name: (parts graded, {(part, kind) that must lose points}, substring of that feedback, parts that stay whole)
+CASES = {
+    "conv_flipped": (CONV, {("conv", "forward")}, "flipped", ()),
+    "conv_no_padding": (CONV, {("conv", "forward")}, "forgot the padding", ()),
+    "conv_one_side_padding": (CONV, {("conv", "forward")}, "one side", ()),
+    "conv_no_stride": (CONV, {("conv", "forward")}, "stride", ()),
+    "conv_no_dilation": (CONV, {("conv", "forward")}, "dilation", ()),
+    "conv_no_bias": (CONV, {("conv", "forward")}, "forgot the bias", ()),
+    "conv_bias_twice": (CONV, {("conv", "forward")}, "bias twice", ()),
+    "conv_db_wrong_axes": (CONV, {("conv", "backward")}, "db", ()),
+    "conv_dw_last_sample": (CONV, {("conv", "backward")}, "dw holds only the last sample", ()),
+    "conv_dx_not_flipped": (CONV, {("conv", "backward")}, "dx", ()),
+    "conv_backward_wrong_but_forward_right": (CONV, {("conv", "backward"), ("conv", "numeric-gradient")},
+                                              "the bug is in conv_backward", ()),
+    "conv_forward_wrong_backward_consistent": (CONV, {("conv", "forward"), ("conv", "backward")}, "relative error", ()),
+    "maxpool_whole_window": (POOLS, {("max_pool", "backward")}, "whole window", ("avg_pool",)),
+    "maxpool_all_ties": (POOLS, {("max_pool", "backward")}, "tied", ("avg_pool",)),
+    "maxpool_overlap_overwrite": (POOLS, {("max_pool", "backward")}, "overwrite", ("avg_pool",)),
+    "avgpool_no_divide": (POOLS, {("avg_pool", "backward")}, "divide", ("max_pool",)),
+    "crash_in_call": (POOLS, {("avg_pool", "forward")}, "ZeroDivisionError", ("max_pool",)),
+    "missing_function": (POOLS, {("avg_pool", "backward")}, "avg_pool_backward", ("max_pool",)),
+    "returns_list": (POOLS, {("max_pool", "forward")}, "list", ("avg_pool",)),
+    "sys_exit": (POOLS, {("max_pool", "backward")}, "exit", ("avg_pool",)),
+    "returns_none": (CONV, {("conv", "forward")}, "None", ()),
+    "nan_output": (CONV, {("conv", "forward")}, "NaN", ()),
+    "swapped_hw": (CONV, {("conv", "forward")}, "height and width swapped", ()),
+    "wrong_dtype": (CONV, {("conv", "forward")}, "float64", ()),
+    "uses_torch": (CONV, {("conv", "integrity")}, "torch", ()),
+    "syntax_error": ("conv,max_pool,avg_pool", {("conv", "forward")}, "SyntaxError", ("max_pool", "avg_pool")),
+    "import_error": ("conv,max_pool,avg_pool", {("conv", "forward")}, "tensorflow_nonexistent_pkg", ("max_pool", "avg_pool")),
+    "infinite_loop": ("conv,max_pool,avg_pool", {("conv", "backward")}, "timed out", ("max_pool", "avg_pool")),
+}
+
+
+# forward bugs in the values only: the student's backward is still right
+VALUE_BUGS = ("conv_flipped", "conv_no_padding", "conv_one_side_padding", "conv_no_stride", "conv_no_dilation",
+              "conv_no_bias", "conv_bias_twice")
+
+
+def lost(report) -> dict[tuple[str, str], list[str]]:
+    out: dict[tuple[str, str], list[str]] = {}
+    for t in report.tests:
+        if t.kind != "speed" and (t.score < t.max_score - 1e-9 or not t.passed):
+            out.setdefault((t.part, t.kind), []).append(t.feedback)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_planted_bug_is_found_where_it_lives(name):
+    parts, where, phrase, whole = CASES[name]
+    report = grade_submission(FIXTURES / name, parts=parts, seed=11, device="cpu", config_path=CONFIG)
+    losses = lost(report)
+    for key in where:
+        assert key in losses, (name, key, losses)
+    assert any(phrase in fb for key in where for fb in losses[key]), (name, phrase, losses)
+    for part in whole:
+        assert not any(p == part for p, _ in losses), (name, part, losses)
+        score, max_score = report.part_score(part)
+        assert score == pytest.approx(max_score) and max_score > 0
+    # a forward bug never costs backward points on its own, and vice versa
+    if name in VALUE_BUGS:
+        assert ("conv", "backward") not in losses, losses
+    if where <= {("conv", "backward"), ("max_pool", "backward"), ("avg_pool", "backward")}:
+        assert not any(k == "forward" for _, k in losses), losses
+
+
+def test_forbidden_library_zeroes_the_part():
+    report = grade_submission(FIXTURES / "uses_torch", parts=CONV, seed=1, device="cpu", config_path=CONFIG)
+    assert report.part_score("conv")[0] == 0
+    integrity = [t for t in report.tests if t.kind == "integrity"]
+    assert integrity and not integrity[0].passed and "conv.py, line" in integrity[0].feedback
+
+
+def test_noise_on_stdout_changes_nothing():
+    report = grade_submission(FIXTURES / "prints_noise", seed=5, device="cpu", config_path=CONFIG)
+    assert report.score == pytest.approx(report.max_score)
+
+
+def test_mutating_the_inputs_does_not_change_the_reference():
+    report = grade_submission(FIXTURES / "mutates_input", parts=CONV, seed=5, device="cpu", config_path=CONFIG)
+    forward = [t for t in report.tests if t.kind == "forward"]
+    assert forward and all(t.passed for t in forward)

@@ -1,0 +1,218 @@
+"""Calling student functions: plain data in and out, output captured apart, errors located."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.errors import InputFileError
+from grader.sandbox import CallResult, Limits, Ref, Session
+
+CONV = """
+    import numpy as np
+
+    def scale(x, k=2):
+        return x * k, {"shape": x.shape, "k": k, "n": np.int64(3), "name": "cache", "raw": b"ab"}
+
+    def mutate(x):
+        x += 1
+        return x.copy()
+
+    def divide(a):
+        return helper(a)
+
+    def helper(a):
+        return a / 0
+"""
+
+
+def test_a_correct_function_returns_plain_data(session):
+    s = session({"conv.py": CONV})
+    x = np.arange(6.0).reshape(2, 3)
+    r = s.call("conv", "scale", (x,), {"k": 3})
+    assert isinstance(r, CallResult) and r.ok and r.error is None and r.kind is None
+    out, cache = r.value
+    assert type(out) is np.ndarray and out.dtype == np.float64 and out.flags.writeable
+    np.testing.assert_array_equal(out, x * 3)
+    assert cache == {"shape": (2, 3), "k": 3, "n": np.int64(3), "name": "cache", "raw": b"ab"}
+    assert type(cache["n"]) is np.int64
+    assert len(r.durations) == 1 and 0 <= r.duration_s <= r.wall_s
+
+
+def test_dtypes_and_shapes_survive_the_trip(session):
+    s = session({"ident.py": "def same(*a):\n    return a\n"})
+    arrays = (np.arange(5, dtype=np.int32), np.zeros((0, 3)), np.array(2.5), np.ones((2, 2), dtype=bool),
+              np.asfortranarray(np.arange(6.0).reshape(2, 3)), np.arange(4.0)[::2], np.array(["ab", "c"]),
+              np.array([1 + 2j], dtype=np.complex64), np.arange(3, dtype=">f4"))
+    r = s.call("ident", "same", arrays + (float("nan"), None, True, [1, (2, 3)], {(1, 2): "t", 3: None}))
+    assert r.ok, r.error
+    for sent, got in zip(arrays, r.value):
+        assert got.dtype == sent.dtype and got.shape == sent.shape
+        np.testing.assert_array_equal(got, sent)
+    assert np.isnan(r.value[len(arrays)]) and r.value[len(arrays) + 1:] == (None, True, [1, (2, 3)], {(1, 2): "t", 3: None})
+
+
+def test_inputs_are_copies(session):
+    s = session({"conv.py": CONV})
+    x = np.zeros(3)
+    r = s.call("conv", "mutate", (x,), repeat=3)
+    assert r.ok
+    np.testing.assert_array_equal(x, np.zeros(3))  # the parent's array is untouched
+    np.testing.assert_array_equal(r.value, np.ones(3))  # every repeat got a fresh copy
+    assert len(r.durations) == 3 and r.duration_s == min(r.durations)
+
+
+def test_stray_output_is_captured_and_never_mixes_with_the_result(session):
+    s = session({"noisy.py": """
+        import os, sys
+        print("at import")
+        def f(x):
+            print("hello stdout")
+            print("hello stderr", file=sys.stderr)
+            os.write(1, b'{"score": 100}')
+            os.write(2, b'\\x00\\xff raw bytes')
+            sys.stdout = open(os.devnull, "w")
+            return x + 1
+    """})
+    r = s.call("noisy", "f", (np.ones(2),))
+    assert r.ok
+    np.testing.assert_array_equal(r.value, [2.0, 2.0])
+    assert r.stdout == 'at import\nhello stdout\n{"score": 100}'
+    assert r.stderr.startswith("hello stderr\n\x00") and "raw bytes" in r.stderr
+    again = s.call("noisy", "f", (np.ones(1),))  # output is per call
+    assert again.ok and again.stdout == '{"score": 100}'
+
+
+def test_output_is_capped_and_a_flood_does_not_block(session):
+    s = session({"flood.py": """
+        import sys
+        def f():
+            for _ in range(2000):
+                print("x" * 1000)
+                sys.stderr.write("e" * 1000)
+            return "done"
+    """}, limits=Limits(call_timeout_s=10, max_output_bytes=1000))
+    r = s.call("flood", "f")
+    assert r.ok and r.value == "done"
+    assert r.stdout.startswith("x" * 1000) and r.stdout.endswith("[... 2001000 more bytes not shown]")
+    assert r.stderr.startswith("e" * 1000) and "more bytes not shown" in r.stderr
+    assert "stdout was 2002000 bytes long; only the first 1000 are kept" in r.notes
+
+
+def test_an_exception_names_the_file_and_the_line(session):
+    s = session({"conv.py": CONV})
+    r = s.call("conv", "divide", (1.0,))
+    assert not r.ok and r.kind == "exception" and r.value is None
+    assert r.error == "ZeroDivisionError: float division by zero (conv.py, line 15)"
+    assert 'File "conv.py", line 15, in helper' in r.traceback and "child.py" not in r.traceback
+    assert s.alive and s.call("conv", "scale", (np.ones(1),)).ok  # an exception does not end the session
+
+
+def test_an_exception_in_a_sibling_module_names_that_module(session):
+    s = session({"conv.py": "from util import g\ndef f():\n    return g()\n", "util.py": "def g():\n    return [][1]\n"})
+    r = s.call("conv", "f")
+    assert r.error == "IndexError: list index out of range (util.py, line 2)"
+
+
+def test_a_syntax_error_names_the_file_and_the_line(session):
+    s = session({"conv.py": "import numpy as np\n\ndef conv_forward(x)\n    return x\n"})
+    r = s.call("conv", "conv_forward", (1,))
+    assert not r.ok and r.kind == "import"
+    assert r.error == "SyntaxError in conv.py line 3: expected ':'"
+
+
+def test_import_time_errors_missing_files_and_missing_functions(session):
+    s = session({"bad.py": "x = 1\nraise ValueError('no')\n", "conv.py": "y = 2\n", "pool.py": "import scipy_not_here\n"})
+    assert s.call("bad", "f").error == "importing bad.py failed: ValueError: no (bad.py, line 2)"
+    assert s.call("conv", "conv_forward").error == "conv.py defines no function 'conv_forward'"
+    assert s.call("conv", "y").error == "conv.py has a non-callable function 'y'"
+    assert s.call("transfer", "build_model").error == "transfer.py was not found in the submission"
+    assert s.call("cs231n.layers", "f").error == "cs231n/layers.py was not found in the submission"
+    r = s.call("pool", "max_pool_forward")
+    assert r.kind == "import" and r.error.startswith("importing pool.py failed: ModuleNotFoundError: No module named")
+    assert "(pool.py, line 1)" in r.error
+
+
+def test_the_cs231n_layout_imports_as_a_package(session):
+    s = session({
+        "cs231n/__init__.py": "",
+        "cs231n/im2col.py": "def im2col_indices(x):\n    return x.shape\n",
+        "cs231n/fast.py": "def twice(x):\n    return 2 * x\n",
+        "cs231n/layers.py": """
+            from builtins import range
+            from builtins import object
+            import numpy as np
+            from cs231n.im2col import *
+            from .fast import twice
+
+            def conv_forward_naive(x, w, b, conv_param):
+                out = np.zeros(3)
+                for i in range(3):
+                    out[i] = i
+                return twice(out), (im2col_indices(x), conv_param)
+        """,
+    })
+    for name in ("cs231n.layers", "cs231n/layers.py"):
+        r = s.call(name, "conv_forward_naive", (np.ones((1, 2, 3, 3)), None, None, {"stride": 1, "pad": 0}))
+        assert r.ok, r.error
+        np.testing.assert_array_equal(r.value[0], [0, 2, 4])
+        assert r.value[1] == ((1, 2, 3, 3), {"stride": 1, "pad": 0})
+
+
+def test_objects_that_are_not_plain_data_stay_in_the_child_as_refs(session):
+    s = session({"conv.py": """
+        class Cache:
+            def __init__(self, x):
+                self.x = x
+
+        def forward(x):
+            return x.sum(), Cache(x), (lambda: 1, [x])
+
+        def backward(dout, cache, item):
+            return dout * cache.x, item[0]
+    """})
+    r = s.call("conv", "forward", (np.arange(3.0),))
+    assert r.ok
+    total, cache, pair = r.value
+    assert total == 3.0 and isinstance(cache, Ref) and cache.type_name == "conv.Cache"
+    assert cache.description == "an object of type conv.Cache"
+    assert isinstance(pair[0], Ref) and pair[0].type_name == "function"
+    back = s.call("conv", "backward", (2.0, cache, pair[1]))
+    assert back.ok
+    np.testing.assert_array_equal(back.value[0], [0.0, 2.0, 4.0])
+    np.testing.assert_array_equal(back.value[1], [0.0, 1.0, 2.0])
+    assert s.call("conv", "forward", (cache[0],)).kind == "exception"  # Cache is not subscriptable, in the child
+
+
+def test_misuse_raises_in_the_parent(session, tmp_path):
+    s = session({"conv.py": CONV})
+    with pytest.raises(TypeError, match="plain data"):
+        s.call("conv", "scale", (object(),))
+    with pytest.raises(ValueError, match="module name"):
+        s.call("../etc/passwd", "f")
+    with pytest.raises(ValueError, match="Python name"):
+        s.call("conv", "scale.__globals__")
+    with pytest.raises(ValueError, match="repeat"):
+        s.call("conv", "scale", (1,), repeat=0)
+    with pytest.raises(InputFileError, match="does not exist"):
+        Session(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="call_timeout_s"):
+        Limits(call_timeout_s=0)
+    s.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        s.call("conv", "scale", (1,))
+    s.close()  # twice is fine
+
+
+def test_refs_belong_to_one_child(session):
+    s = session({"conv.py": "def make():\n    return object()\ndef use(o):\n    return 1\n"})
+    ref = s.call("conv", "make").value
+    assert s.call("conv", "use", (ref,)).value == 1
+    s.restart()
+    with pytest.raises(TypeError, match="another session"):
+        s.call("conv", "use", (ref,))
+
+
+def test_the_child_does_not_import_torch_unless_asked(session):
+    s = session({"probe.py": "import sys\ndef loaded():\n    return sorted(m for m in ('torch', 'grader') if m in sys.modules)\n"})
+    assert s.call("probe", "loaded").value == []

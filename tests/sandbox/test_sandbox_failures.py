@@ -1,0 +1,193 @@
+"""Student code that hangs, exits, crashes or eats memory ends (at most) its own session."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from grader.sandbox import Limits
+
+from sandbox_helpers import FAST, needs_proc, running
+
+BAD = """
+    import os, signal, sys, time
+    import numpy as np
+
+    def ok(x):
+        return x + 1
+
+    def spin():
+        while True:
+            pass
+
+    def sleep():
+        time.sleep(100)
+
+    def exit0():
+        sys.exit(0)
+
+    def hard_exit():
+        os._exit(0)
+
+    def system_exit():
+        raise SystemExit
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    def segfault():
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    def huge_array():
+        return np.ones((10**11,))
+
+    def growing_list():
+        grow = []
+        while True:
+            grow.append(" " * 10**6)
+
+    def big(n):
+        return np.zeros(n)
+"""
+
+
+def line(snippet: str) -> int:
+    """The line of BAD (as written to bad.py) that holds ``snippet``."""
+    lines = textwrap.dedent(BAD).splitlines()
+    return next(n for n, text in enumerate(lines, 1) if snippet in text)
+
+
+@pytest.mark.parametrize("function", ["spin", "sleep"])
+def test_a_hang_times_out_and_the_parent_gets_control_back(session, function):
+    s = session({"bad.py": BAD})
+    start = time.monotonic()
+    r = s.call("bad", function)
+    assert time.monotonic() - start < FAST.call_timeout_s + 1.0
+    assert not r.ok and r.kind == "timeout" and r.error == "timed out after 1 s"
+    assert not s.alive
+    later = s.call("bad", "ok", (1,))  # a dead session answers at once
+    assert later.kind == "dead" and later.error == "not run: timed out after 1 s" and later.wall_s == 0.0
+    s.restart()
+    assert s.call("bad", "ok", (1,)).value == 2
+
+
+def test_a_call_can_have_its_own_timeout(session):
+    s = session({"bad.py": BAD})
+    r = s.call("bad", "sleep", timeout_s=0.3)
+    assert r.error == "timed out after 0.3 s"
+
+
+def test_the_session_time_limit_covers_all_calls_together(session):
+    s = session({"nap.py": "import time\ndef nap(t):\n    time.sleep(t)\n"},
+                limits=Limits(call_timeout_s=10, total_timeout_s=1.5))
+    assert s.call("nap", "nap", (0.5,)).ok
+    time.sleep(0.6)  # the parent's own time is not the student's
+    assert s.call("nap", "nap", (0.5,)).ok
+    r = s.call("nap", "nap", (0.6,))
+    assert r.kind == "timeout" and r.error == "the session's time limit of 1.5 s was used up"
+
+
+@pytest.mark.parametrize("function, error, alive", [
+    ("exit0", f"raised SystemExit(0) (sys.exit?) (bad.py, line {line('sys.exit(0)')})", True),
+    ("system_exit", f"raised SystemExit(None) (sys.exit?) (bad.py, line {line('raise SystemExit')})", True),
+    ("hard_exit", "the process exited with status 0 during the call (sys.exit/os._exit?)", False),
+])
+def test_exits_are_reported(session, function, error, alive):
+    s = session({"bad.py": BAD})
+    r = s.call("bad", function)
+    assert not r.ok and r.kind == "exit" and r.error == error
+    assert s.alive is alive
+
+
+def test_keyboard_interrupt_is_an_error(session):
+    s = session({"bad.py": BAD})
+    r = s.call("bad", "interrupt")
+    assert r.kind == "exception" and r.error == f"raised KeyboardInterrupt (bad.py, line {line('raise KeyboardInterrupt')})"
+    assert s.call("bad", "ok", (1,)).value == 2
+
+
+def test_a_crash_is_reported_with_the_native_traceback(session):
+    s = session({"bad.py": BAD})
+    r = s.call("bad", "segfault")
+    assert r.kind == "crash" and r.error.startswith("the process crashed during the call (SIGSEGV")
+    assert "Segmentation fault" in r.stderr
+
+
+def test_a_huge_array_hits_the_memory_limit(session):
+    s = session({"bad.py": BAD}, limits=Limits(call_timeout_s=5, memory_mb=400))
+    r = s.call("bad", "huge_array")
+    assert r.kind == "memory"
+    assert r.error.startswith("memory limit of 400 MB exceeded: MemoryError: Unable to allocate 745. GiB")
+    assert r.error.endswith(f"(bad.py, line {line('10**11')})")
+    assert s.call("bad", "ok", (1,)).value == 2
+
+
+def test_a_growing_list_hits_the_memory_limit_and_the_parent_survives(session):
+    s = session({"bad.py": BAD}, limits=Limits(call_timeout_s=10, memory_mb=400))
+    other = session({"bad.py": BAD})  # another part, in a session of its own
+    r = s.call("bad", "growing_list")
+    assert not r.ok and r.kind in ("memory", "crash"), r
+    assert "400 MB" in r.error
+    assert other.call("bad", "ok", (np.ones(2),)).ok
+
+
+def test_the_cpu_limit_kills(session):
+    s = session({"bad.py": BAD}, limits=Limits(call_timeout_s=10, cpu_s=1))
+    r = s.call("bad", "spin")
+    assert r.kind == "cpu" and r.error == "killed: CPU time limit of 1 s exceeded"
+
+
+def test_a_result_over_the_limit_is_refused(session):
+    s = session({"bad.py": BAD}, limits=Limits(call_timeout_s=5, max_result_bytes=10_000))
+    r = s.call("bad", "big", (100_000,))
+    assert r.kind == "result" and r.error.startswith("the result could not be sent back: the result is too large")
+    assert s.call("bad", "big", (10,)).ok  # refused by the child: the session goes on
+
+
+@needs_proc
+@pytest.mark.parametrize("how", ["same group", "own group"])
+def test_background_processes_die_with_the_session(session, how):
+    s = session({"spawn.py": f"""
+        import subprocess
+        def spawn():
+            return subprocess.Popen(["sleep", "1000"], start_new_session=False,
+                                    process_group={0 if how == "own group" else None}).pid
+    """})
+    pid = s.call("spawn", "spawn").value
+    assert running(pid)
+    s.close()
+    deadline = time.monotonic() + 2
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not running(pid)
+
+
+@needs_proc
+def test_a_timeout_kills_the_background_processes_too(session):
+    s = session({"spawn.py": """
+        import subprocess, time
+        def spawn_and_hang(path):
+            p = subprocess.Popen(["sleep", "1000"])
+            open(path, "w").write(str(p.pid))
+            time.sleep(100)
+    """})
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "pid")
+        r = s.call("spawn", "spawn_and_hang", (path,))
+        assert r.kind == "timeout"
+        pid = int(open(path).read())
+    time.sleep(0.05)
+    assert not running(pid)
+
+
+def test_one_failing_part_leaves_the_others_whole(session):
+    parts = {name: session({"bad.py": BAD}) for name in ("conv", "max_pool", "avg_pool")}
+    assert parts["conv"].call("bad", "hard_exit").kind == "exit"
+    assert parts["max_pool"].call("bad", "spin").kind == "timeout"
+    r = parts["avg_pool"].call("bad", "ok", (np.arange(3),))
+    assert r.ok and r.value.tolist() == [1, 2, 3]
