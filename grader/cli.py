@@ -214,8 +214,8 @@ def check(submission: str, fmt: str, out: str | None, device: str, seed: int | N
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return (and exit with) its exit code."""
     try:
-        cli.main(args=argv, prog_name="grader", standalone_mode=False)
-        code = 0
+        returned = cli.main(args=argv, prog_name="grader", standalone_mode=False)
+        code = returned if isinstance(returned, int) else 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:

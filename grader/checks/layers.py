@@ -73,6 +73,11 @@ class CaseRun:
     notes: list[str] = field(default_factory=list)
 
 
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter, to follow a full stop."""
+    return text[:1].upper() + text[1:]
+
+
 def _call_note(result: CallResult) -> str:
     """Student output worth showing with a failure."""
     printed = (result.stdout + result.stderr).strip()
@@ -160,7 +165,7 @@ class LayerChecker:
         if problem:
             run.forward_problem = problem
             diagnosis = self.diagnose_forward(inputs, out) if isinstance(out, np.ndarray) else None
-            feedback = problem + (f". {diagnosis[1]}" if diagnosis else "")
+            feedback = problem + (f". {sentence(diagnosis[1])}" if diagnosis else "")
             return self._test("forward", case.name, False, feedback, diagnosis=diagnosis and diagnosis[0])
         err = rel_error(out, run.expected_out)
         if err <= self.tol["forward"]:
@@ -169,7 +174,7 @@ class LayerChecker:
         diagnosis = self.diagnose_forward(inputs, out)
         feedback = f"wrong values: relative error {err:.2g} (at most {self.tol['forward']:g} passes)"
         if diagnosis:
-            feedback += f". {diagnosis[1]}"
+            feedback += f". {sentence(diagnosis[1])}"
         run.forward_problem = feedback
         return self._test("forward", case.name, False, feedback, rel_error=err,
                           diagnosis=diagnosis and diagnosis[0], heatmap=heatmap(out, run.expected_out))
