@@ -59,7 +59,8 @@ CONV_CASES = (
 
 POOL_CASES = (
     PoolCase("2x2 windows, stride 2", (2, 3, 4, 4), 2, 2, 2, kinds=("forward", "backward", "numeric-gradient")),
-    PoolCase("overlapping 3x3 windows, stride 2", (2, 2, 7, 7), 3, 3, 2, kinds=("forward", "backward")),
+    PoolCase("overlapping 3x3 windows, stride 2", (2, 2, 7, 7), 3, 3, 2,
+             kinds=("forward", "backward", "numeric-gradient")),
     PoolCase("non-square windows and input", (2, 2, 6, 8), 2, 4, 2, kinds=("forward", "backward")),
     PoolCase("ties inside windows", (1, 2, 4, 4), 2, 2, 2, ties=True, kinds=("forward", "backward")),
     PoolCase("overlapping windows with ties", (1, 2, 5, 5), 3, 3, 1, ties=True, kinds=("forward", "backward")),

@@ -311,7 +311,8 @@ class LayerChecker:
         where = (f"your {self.spec.forward} is right, so the bug is in {self.spec.backward}" if run.forward_passed
                  else f"your {self.spec.forward} is wrong too: fix it first, then check {self.spec.backward} again")
         return self._test("numeric-gradient", case.name, False,
-                          f"{names_bad} disagree with the numerical gradient of your own forward: {where}",
+                          f"{names_bad} {'disagrees' if len(bad) == 1 else 'disagree'} with the numerical gradient "
+                          f"of your own forward: {where}",
                           fraction=(len(names) - len(bad)) / len(names), **detail)
 
     # -- all of it
