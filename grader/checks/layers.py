@@ -86,9 +86,17 @@ def _call_note(result: CallResult) -> str:
     return f" (your code printed: {printed[:200]!r}{'...' if len(printed) > 200 else ''})"
 
 
+def failure(fn: str, result: CallResult) -> str:
+    """``conv_forward failed: ZeroDivisionError ...`` or, for a call that was
+    not made, ``conv_backward not run: it timed out after 3 s on an earlier case``."""
+    if result.kind == "dead":
+        return f"{fn} not run: {result.error}"
+    return f"{fn} failed: {result.error}"
+
+
 def _unpack_forward(result: CallResult, fn: str) -> tuple[Any, Any, str | None]:
     if not result.ok:
-        return None, None, f"{fn} failed: {result.error}"
+        return None, None, failure(fn, result)
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         kind = type(value).__name__ if value is not None else "None"
@@ -129,13 +137,13 @@ class LayerChecker:
         memory once is not called again (its later tests fail with the reason,
         at no cost in time); the session is restarted for the other function."""
         if function in self.blocked:
-            return CallResult(ok=False, error=f"not run: {self.blocked[function]}", kind="dead")
+            return CallResult(ok=False, error=f"it {self.blocked[function]} on an earlier case", kind="dead")
         try:
             result = self.session.call(self.spec.module, function, args)
         except (ValueError, TypeError) as exc:  # e.g. a cache that lived in a child that has ended
-            return CallResult(ok=False, error=f"not run: {exc}", kind="dead")
+            return CallResult(ok=False, error=str(exc), kind="dead")
         if not result.ok and result.kind in FATAL:
-            self.blocked[function] = f"{function} failed earlier ({result.error})"
+            self.blocked[function] = result.error or result.kind
         if not self.session.alive:
             self.session.restart()
         return result
@@ -201,7 +209,7 @@ class LayerChecker:
         expected = self.truth.backward(self.part, dout, run.expected_cache)
         result = self.call_backward(dout, run.cache)
         if not result.ok:
-            return self._test("backward", case.name, False, f"{self.spec.backward} failed: {result.error}"
+            return self._test("backward", case.name, False, failure(self.spec.backward, result)
                               + _call_note(result), error_kind=result.kind)
         names = GRAD_NAMES[self.part]
         value = result.value
@@ -267,7 +275,7 @@ class LayerChecker:
             dout = rng(self.seed, self.part, case.name, "numeric").standard_normal(np.shape(run.out))
         back = self.call_backward(dout, run.cache)
         if not back.ok:
-            return self._test("numeric-gradient", case.name, False, f"not run: {self.spec.backward} failed: {back.error}")
+            return self._test("numeric-gradient", case.name, False, f"not run: {failure(self.spec.backward, back)}")
         names = GRAD_NAMES[self.part]
         grads = tuple(back.value) if len(names) > 1 and isinstance(back.value, (tuple, list)) else (back.value,)
         args = list(run.inputs.args)
