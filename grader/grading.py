@@ -91,7 +91,13 @@ def _integrity_test(part: str, findings: list[integrity.Finding], points: float)
 
 def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth: Truth,
                limits: Limits) -> list[TestResult]:
-    findings = integrity.scan(root, [spec.file], cfg.forbidden) if part in NUMPY_PARTS else []
+    if part == "transfer":
+        from grader.checks.transfer import grade_transfer
+
+        tests, speed = grade_transfer(root, limits, cfg.points, seed, truth.device)
+        return _scale(tests, cfg.points) + speed
+    others = tuple(s.file for s in detect(root).parts if s.part not in NUMPY_PARTS)
+    findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others) if part in NUMPY_PARTS else []
     with Session(root, limits) as session:
         checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
         tests = checker.run()

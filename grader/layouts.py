@@ -47,6 +47,7 @@ NATIVE = Layout(
         PartSpec("conv", "conv", "conv.py", "conv_forward", "conv_backward"),
         PartSpec("max_pool", "pool", "pool.py", "max_pool_forward", "max_pool_backward"),
         PartSpec("avg_pool", "pool", "pool.py", "avg_pool_forward", "avg_pool_backward"),
+        PartSpec("transfer", "transfer", "transfer.py", "build_model", "make_optimizer"),
     ),
     ("conv.py", "pool.py", "transfer.py"),
 )

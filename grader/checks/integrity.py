@@ -65,10 +65,12 @@ def scan_source(source: str, filename: str, forbidden: tuple[str, ...]) -> list[
     return found
 
 
-def scan(root: Path, files: list[str], forbidden: tuple[str, ...]) -> list[Finding]:
+def scan(root: Path, files: list[str], forbidden: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[Finding]:
     """Forbidden imports in ``files`` and in every other .py file of the submission
-    (a helper module could do the forbidden work)."""
-    paths = {root / f for f in files} | set(root.rglob("*.py"))
+    (a helper module could do the forbidden work), except the files in
+    ``exclude`` (other parts' files that may use those libraries: transfer.py)."""
+    skip = {(root / f).resolve() for f in exclude}
+    paths = {root / f for f in files} | {p for p in root.rglob("*.py") if p.resolve() not in skip}
     found = []
     for path in sorted(p for p in paths if p.is_file()):
         try:

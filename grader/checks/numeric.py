@@ -34,6 +34,9 @@ class DirectionalCheck:
 
     @property
     def error(self) -> float:
+        """Relative error; infinite when either side is NaN or infinite."""
+        if not (np.isfinite(self.numeric) and np.isfinite(self.analytic)):
+            return float("inf")
         return abs(self.numeric - self.analytic) / max(abs(self.numeric) + abs(self.analytic), TINY)
 
 

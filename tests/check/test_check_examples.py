@@ -19,16 +19,18 @@ CONFIG = Path(__file__).resolve().parent / "fast.toml"
 def test_correct_native_submission_scores_full_marks():
     report = grade_submission(EXAMPLES / "submission", seed=3, device="cpu", config_path=CONFIG)
     assert report.layout == "native"
-    assert report.parts() == ["conv", "max_pool", "avg_pool"]
+    assert report.parts() == ["conv", "max_pool", "avg_pool", "transfer"]
     failed = [(t.name, t.feedback) for t in report.tests if not t.passed]
     assert not failed
-    assert report.score == pytest.approx(report.max_score) and report.max_score == 30
+    assert report.score == pytest.approx(report.max_score) and report.max_score == 38
     kinds = {(t.part, t.kind) for t in report.tests}
     for part in ("conv", "max_pool", "avg_pool"):
         for kind in ("forward", "backward", "numeric-gradient", "speed", "integrity"):
             assert (part, kind) in kinds
     speed = [t for t in report.tests if t.kind == "speed"]
-    assert all("vectorized reference" in t.feedback and t.max_score == 0 for t in speed)
+    assert all(t.max_score == 0 for t in speed) and len(speed) == 5
+    assert all("vectorized reference" in t.feedback for t in speed if t.part != "transfer")
+    assert all("reference pipeline" in t.feedback for t in speed if t.part == "transfer")
 
 
 def test_cs231n_layout_grades_its_two_parts_without_dilation():
@@ -41,7 +43,8 @@ def test_cs231n_layout_grades_its_two_parts_without_dilation():
 
 
 def test_buggy_example_names_its_bugs():
-    report = grade_submission(EXAMPLES / "buggy_submission", seed=3, device="cpu", config_path=CONFIG)
+    report = grade_submission(EXAMPLES / "buggy_submission", seed=3, device="cpu", config_path=CONFIG,
+                              parts="conv,max_pool,avg_pool")
     feedback = {(t.part, t.kind): t.feedback for t in report.tests if not t.passed}
     assert "flipped" in feedback[("conv", "forward")]
     assert "db" in feedback[("conv", "backward")]
@@ -53,7 +56,8 @@ def test_same_seed_same_results():
     def summary(report):
         return [(t.name, round(t.score, 9), t.feedback) for t in report.tests if t.kind != "speed"]
 
-    runs = [grade_submission(EXAMPLES / "buggy_submission", seed=42, device="cpu", config_path=CONFIG) for _ in range(3)]
+    runs = [grade_submission(EXAMPLES / "buggy_submission", seed=42, device="cpu", config_path=CONFIG,
+                             parts="conv,max_pool,avg_pool") for _ in range(3)]
     assert summary(runs[0]) == summary(runs[1]) == summary(runs[2])
     assert runs[0].seed == 42
 
@@ -71,10 +75,11 @@ def test_cli_exit_codes_and_json(run_cli, tmp_path):
     data = json.loads(out.read_text())
     assert data["score"] == pytest.approx(data["max_score"]) and data["tests"]
     bad = run_cli("check", str(EXAMPLES / "buggy_submission"), "--seed", "1", "--device", "cpu", "--config",
-                  str(CONFIG), "--format", "json", "--out", str(tmp_path / "b.json"))
+                  str(CONFIG), "--parts", "conv", "--format", "json", "--out", str(tmp_path / "b.json"))
     assert bad.code == 1
     lenient = run_cli("check", str(EXAMPLES / "buggy_submission"), "--seed", "1", "--device", "cpu", "--config",
-                      str(CONFIG), "--fail-under", "10", "--format", "json", "--out", str(tmp_path / "c.json"))
+                      str(CONFIG), "--parts", "conv", "--fail-under", "10", "--format", "json",
+                      "--out", str(tmp_path / "c.json"))
     assert lenient.code == 0
 
 

@@ -1,4 +1,4 @@
-# Test fixture swapped_hw: conv_forward returns out with H' and W' swapped (transposed) - right only for square outputs.
+# Test fixture swapped_hw: conv_forward returns out transposed in H and W: shape (N, F, W', H'), wrong shape for non-square outputs.
 """Convolutional layer: forward and backward passes in numpy.
 
 The layer computes a cross-correlation (the filters are not flipped), as every

@@ -1,0 +1,321 @@
+"""Checks of the transfer part: a student's ``build_model`` and
+``make_optimizer`` in both modes.
+
+For each mode, in one sandbox session with torch preloaded:
+
+    backbone = harness.load_backbone()              (stays in the child)
+    model    = transfer.build_model(backbone, num_classes, mode)
+    opt      = transfer.make_optimizer(model, mode)
+    facts    = harness.inspect(model, opt, ...)     (names, flags, lrs, weights)
+    seconds  = harness.fit(model, opt, train split) (zero_grad, forward, cross-entropy, backward, step)
+    after    = harness.outcome(model, test images)  (weights, logits: no labels in the child)
+
+The reference pipeline runs the same way in a child of its own.  The parent
+compares the weights with its own copy of the pretrained ones, scores the
+logits against the hidden labels, and sets the accuracy bar from the
+reference's accuracy in the same run.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.results import TestResult
+from grader.sandbox import Session
+
+MODES = ("feature_extractor", "fine_tune")
+_REFERENCE_RUNS: dict[tuple, dict[str, "Run"]] = {}
+# Accuracy: full points within FULL (10 points) of the reference pipeline's accuracy in the
+# same run, half within HALF; 200 test images, so a point is 2 images, and sensible
+# optimizers (SGD with momentum, Adam) land within FULL of each other at this budget.
+FULL, HALF = 0.10, 0.25
+
+
+def _harness() -> Path:
+    from grader import transfer
+
+    return Path(transfer.__file__).resolve().parent / "harness.py"
+
+
+def _reference_solution() -> Path:
+    from grader import transfer
+
+    return Path(transfer.__file__).resolve().parent / "reference_solution.py"
+
+
+@dataclass
+class Task:
+    """The target task as the parent holds it: the test labels never leave it."""
+
+    num_classes: int
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    pretrained: dict[str, np.ndarray]  # the backbone's weights before anyone touched them
+    epochs: int
+    batch_size: int
+    backbone: dict | None = None  # an instructor's {"file", "function"}, or None for the shipped one
+
+    @classmethod
+    @functools.cache
+    def default(cls) -> Task:
+        from grader.transfer import budget, data
+        from grader.transfer.model import pretrained_backbone
+
+        splits = data.target_splits()
+        (train_x, train_y), (test_x, test_y) = splits["train"], splits["test"]
+        state = {k: v.detach().cpu().numpy().copy() for k, v in pretrained_backbone().named_parameters()}
+        return cls(data.TARGET_CLASSES, train_x, train_y, test_x, test_y, state, budget.EPOCHS, budget.BATCH_SIZE)
+
+
+@dataclass
+class Run:
+    """One pipeline in one mode: what the child reported, or where it failed."""
+
+    mode: str
+    facts: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    seconds: float | None = None
+    error: str | None = None
+    stage: str | None = None
+
+
+def run_pipeline(session: Session, mode: str, task: Task, seed: int, device: str, student: bool) -> Run:
+    """Build, inspect, train and predict in ``session``; student code or the reference."""
+    harness = _harness()
+    run = Run(mode)
+
+    def trusted(function, *args):
+        return session.call_trusted(harness, function, args)
+
+    def solution(function, *args):
+        if student:
+            return session.call("transfer", function, args)
+        return session.call_trusted(_reference_solution(), function, args)
+
+    result = trusted("load_backbone", task.backbone, device)
+    if not result.ok:
+        run.error, run.stage = result.error, "loading the pretrained network"
+        return run
+    backbone = result.value
+    built = solution("build_model", backbone, task.num_classes, mode)
+    if not built.ok:
+        run.error, run.stage = built.error, "build_model"
+        return run
+    model = built.value
+    made = solution("make_optimizer", model, mode)
+    if not made.ok:
+        run.error, run.stage = made.error, "make_optimizer"
+        return run
+    facts = trusted("inspect", model, made.value, task.train_x[:2], device)
+    if not facts.ok:
+        run.error, run.stage = facts.error, "running the model"
+        return run
+    run.facts = facts.value
+    if run.facts.get("error"):
+        run.error, run.stage = run.facts["error"], "inspecting the model"
+        return run
+    fitted = trusted("fit", model, made.value, task.train_x, task.train_y, task.epochs, task.batch_size, seed, device)
+    if not fitted.ok:
+        run.error, run.stage = fitted.error, "training"
+        return run
+    run.seconds = fitted.value if isinstance(fitted.value, (int, float)) else None
+    after = trusted("outcome", model, task.test_x, task.batch_size, device)
+    if not after.ok:
+        run.error, run.stage = after.error, "predicting"
+        return run
+    run.after = after.value
+    return run
+
+
+# ---------------------------------------------------------------- judging
+
+
+def _backbone_names(task: Task, names: list[str]) -> dict[str, str]:
+    """Pretrained parameter name -> the model's name for it (the same, or under
+    a common prefix when the student wrapped the backbone)."""
+    wanted = [k for k in task.pretrained if not k.startswith("fc.")]
+    present = set(names)
+    if all(k in present for k in wanted):
+        return {k: k for k in wanted}
+    for name in names:
+        for k in wanted:
+            if name.endswith("." + k):
+                prefix = name[: -len(k)]
+                if all(prefix + w in present for w in wanted):
+                    return {w: prefix + w for w in wanted}
+    return {}
+
+
+def _test(mode: str, what: str, kind: str, passed: bool, feedback: str, fraction: float = 0.0, **details) -> TestResult:
+    return TestResult(f"transfer {kind} ({mode}): {what}", "transfer", kind, 1.0, 1.0 if passed else fraction,
+                      feedback, {"passed": passed, **details})
+
+
+def judge_structure(run: Run, task: Task) -> list[TestResult]:
+    mode = run.mode
+    names = ("output", "pretrained weights kept", "frozen backbone" if mode == "feature_extractor"
+             else "everything trains", "optimizer" if mode == "feature_extractor" else "learning rates")
+    if run.facts is None:
+        why = f"not run: {run.stage} failed: {run.error}"
+        return [_test(mode, n, "structure", False, why) for n in names]
+    facts = run.facts
+    tests = []
+    shape = facts.get("output_shape")
+    fc = facts.get("fc", {})
+    if shape == [2, task.num_classes]:
+        tests.append(_test(mode, names[0], "structure", True, f"logits of shape (N, {task.num_classes})"))
+    else:
+        why = f"the model gives logits of shape {tuple(shape) if shape else None}, expected (N, {task.num_classes})"
+        if fc.get("out_features") not in (None, task.num_classes):
+            why = (f"the head still outputs {fc['out_features']} classes, the target task has {task.num_classes}: "
+                   f"replace model.fc with a new nn.Linear({fc.get('in_features')}, num_classes)")
+        tests.append(_test(mode, names[0], "structure", False, why))
+
+    param_names = [p["name"] for p in facts["params"]]
+    mapping = _backbone_names(task, param_names)
+    before = facts["state"]
+    if not mapping:
+        tests.append(_test(mode, names[1], "structure", False,
+                           "the pretrained backbone's parameters are not in the model: build on `pretrained`, "
+                           "don't create a new network"))
+    else:
+        changed = [k for k, n in mapping.items() if not np.array_equal(before[n], task.pretrained[k])]
+        if changed:
+            tests.append(_test(mode, names[1], "structure", False,
+                               f"the pretrained weights were re-initialised or changed before training "
+                               f"({len(changed)} of {len(mapping)} tensors, e.g. {changed[0]})"))
+        else:
+            tests.append(_test(mode, names[1], "structure", True, "the backbone starts from the pretrained weights"))
+
+    flags = {p["name"]: p["requires_grad"] for p in facts["params"]}
+    in_optimizer = {n for g in facts["groups"] for n in g["names"]}
+    head = [n for n in param_names if n == "fc.weight" or n == "fc.bias" or n.startswith("fc.")]
+    backbone = list(mapping.values())
+    after = (run.after or {}).get("state", {})
+    moved = [n for n in backbone if n in after and not np.array_equal(after[n], before[n])]
+    if mode == "feature_extractor":
+        trainable = [n for n in backbone if flags.get(n)]
+        problems = []
+        if trainable:
+            problems.append(f"{len(trainable)} of {len(backbone)} backbone parameter tensors still have requires_grad=True")
+        if moved:
+            problems.append(f"backbone not frozen in feature_extractor mode: {len(moved)} of {len(backbone)} "
+                            "parameter tensors changed during training")
+        tests.append(_test(mode, names[2], "structure", not problems and bool(backbone),
+                           "; ".join(problems) or "the backbone is frozen and unchanged after training"))
+        extra = [n for n in in_optimizer if n and n not in head]
+        if extra:
+            tests.append(_test(mode, names[3], "structure", False,
+                               f"the optimizer also updates the frozen backbone ({len(extra)} tensors, e.g. {extra[0]}): "
+                               "give it model.fc.parameters() only"))
+        elif not any(n in in_optimizer for n in head):
+            tests.append(_test(mode, names[3], "structure", False, "the optimizer does not update the new head"))
+        else:
+            tests.append(_test(mode, names[3], "structure", True, "the optimizer updates only the head"))
+    else:
+        frozen = [n for n in param_names if not flags.get(n)]
+        missing = [n for n in param_names if n not in in_optimizer]
+        still = [n for n in backbone if n not in moved]
+        problems = []
+        if frozen:
+            problems.append(f"{len(frozen)} parameter tensors are frozen (requires_grad=False) in fine_tune mode")
+        if missing:
+            problems.append(f"the optimizer leaves out {len(missing)} parameter tensors (e.g. {missing[0]})")
+        if run.after is not None and still and not problems:
+            problems.append(f"{len(still)} of {len(backbone)} backbone tensors did not change during training")
+        tests.append(_test(mode, names[2], "structure", not problems,
+                           "; ".join(problems) or "every parameter trains"))
+        lr = {n: g["lr"] for g in facts["groups"] for n in g["names"]}
+        head_lr = [lr[n] for n in head if n in lr]
+        back_lr = [lr[n] for n in backbone if n in lr]
+        if head_lr and back_lr and max(back_lr) < min(head_lr):
+            tests.append(_test(mode, names[3], "structure", True,
+                               f"backbone learning rate {max(back_lr):g} < head learning rate {min(head_lr):g}"))
+        elif head_lr and back_lr:
+            tests.append(_test(mode, names[3], "structure", False,
+                               f"fine_tune uses {'the same' if max(back_lr) == min(head_lr) else 'a larger'} learning "
+                               f"rate for the backbone ({max(back_lr):g}) as for the head ({min(head_lr):g}): give the "
+                               "pretrained layers a smaller one (two parameter groups)"))
+        else:
+            tests.append(_test(mode, names[3], "structure", False,
+                               "could not find both the backbone and the head in the optimizer's parameter groups"))
+    return tests
+
+
+def accuracy(logits: Any, labels: np.ndarray) -> float | None:
+    if not isinstance(logits, np.ndarray) or logits.ndim != 2 or logits.shape[0] != labels.shape[0]:
+        return None
+    return float(np.mean(np.argmax(logits, axis=1) == labels))
+
+
+def judge_accuracy(run: Run, reference: Run, task: Task) -> TestResult:
+    mode = run.mode
+    ref_acc = accuracy((reference.after or {}).get("logits"), task.test_y)
+    if run.after is None:
+        return _test(mode, "test accuracy", "accuracy", False, f"not run: {run.stage} failed: {run.error}")
+    acc = accuracy(run.after.get("logits"), task.test_y)
+    if acc is None:
+        return _test(mode, "test accuracy", "accuracy", False,
+                     f"the model's outputs are not (N, {task.num_classes}) logits for the test images")
+    if ref_acc is None:
+        return _test(mode, "test accuracy", "accuracy", False,
+                     f"test accuracy {acc:.1%}; the reference pipeline failed ({reference.error}), so nothing to compare")
+    details = {"accuracy": acc, "reference_accuracy": ref_acc}
+    text = f"test accuracy {acc:.1%} after {task.epochs} epochs (reference pipeline: {ref_acc:.1%})"
+    if acc >= ref_acc - FULL:
+        return _test(mode, "test accuracy", "accuracy", True, text, **details)
+    fraction = 0.5 if acc >= ref_acc - HALF else 0.0
+    return _test(mode, "test accuracy", "accuracy", False,
+                 text + f": more than {FULL:.0%} below the reference" + (" (half points)" if fraction else ""),
+                 fraction=fraction, **details)
+
+
+def judge_speed(run: Run, reference: Run, points: float) -> TestResult:
+    name = f"transfer speed ({run.mode}): training time"
+    if run.seconds is None or reference.seconds is None:
+        return TestResult(name, "transfer", "speed", points, 0.0, "not timed: the training did not finish",
+                          {"passed": points == 0})
+    ratio = run.seconds / max(reference.seconds, 1e-9)
+    how = f"{ratio:.1f}x slower than" if ratio >= 1 else f"{1 / ratio:.1f}x faster than"
+    return TestResult(name, "transfer", "speed", points, points,
+                      f"training took {run.seconds:.2f} s, {how} the reference pipeline ({reference.seconds:.2f} s)",
+                      {"passed": True, "speed": {"student_s": run.seconds, "reference_s": reference.seconds,
+                                                 "vs_reference": ratio}})
+
+
+def grade_transfer(root: Path, limits, points: dict[str, float], seed: int, device: str,
+                   task: Task | None = None) -> tuple[list[TestResult], list[TestResult]]:
+    """The transfer tests (structure and accuracy, both modes) and the speed
+    tests: the student's pipeline and the reference's, each in its own child."""
+    import tempfile
+    from dataclasses import replace
+
+    from grader.seeding import derive_seed
+
+    task = task or Task.default()
+    memory = None if device == "cuda" else max(limits.memory_mb or 0, 4096)
+    limits = replace(limits, memory_mb=memory, call_timeout_s=max(limits.call_timeout_s, 60.0))
+    train_seed = derive_seed(seed, "transfer") % (2**31)
+    students: dict[str, Run] = {}
+    with Session(root, limits, preload=("numpy", "torch")) as session:
+        for mode in MODES:
+            if not session.alive:
+                session.restart()
+            students[mode] = run_pipeline(session, mode, task, train_seed, device, student=True)
+    key = (train_seed, device, id(task))
+    if key not in _REFERENCE_RUNS:  # the reference does the same on every submission of a run: once
+        with tempfile.TemporaryDirectory() as empty, Session(empty, limits, preload=("numpy", "torch")) as session:
+            _REFERENCE_RUNS[key] = {m: run_pipeline(session, m, task, train_seed, device, student=False) for m in MODES}
+    references = _REFERENCE_RUNS[key]
+    tests: list[TestResult] = []
+    for mode in MODES:
+        tests += judge_structure(students[mode], task)
+        tests.append(judge_accuracy(students[mode], references[mode], task))
+    return tests, [judge_speed(students[m], references[m], points.get("speed", 0.0)) for m in MODES]

@@ -1,0 +1,72 @@
+"""The transfer part: a correct pipeline earns full marks in both modes, and
+each classic mistake loses points in the right test with the right message.
+The grader trains every model itself (fixed budget, fixed seeds) and scores
+logits against test labels that never reach the child."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+from grader.grading import grade_submission
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "submissions"
+CONFIG = Path(__file__).resolve().parent / "fast.toml"
+
+
+@functools.cache
+def grade(folder: Path):
+    """Each fixture is graded once per test session (each grading trains four models)."""
+    report = grade_submission(folder, parts="transfer", seed=4, device="cpu", config_path=CONFIG)
+    return report, {t.name: t for t in report.tests}
+
+
+def test_a_correct_pipeline_scores_full_marks_in_both_modes():
+    report, tests = grade(ROOT / "examples" / "submission")
+    assert report.parts() == ["transfer"]
+    assert not [(t.name, t.feedback) for t in report.tests if not t.passed]
+    assert report.score == pytest.approx(report.max_score) and report.max_score == 8
+    for mode in ("feature_extractor", "fine_tune"):
+        acc = tests[f"transfer accuracy ({mode}): test accuracy"]
+        assert acc.passed and acc.details["accuracy"] >= acc.details["reference_accuracy"] - 0.10
+        assert "transfer" in tests[f"transfer speed ({mode}): training time"].tags
+
+
+@pytest.mark.parametrize(
+    "fixture, test, phrase",
+    [
+        ("transfer_not_frozen", "transfer structure (feature_extractor): frozen backbone",
+         "backbone not frozen in feature_extractor mode"),
+        ("transfer_not_frozen", "transfer structure (feature_extractor): optimizer", "also updates the frozen backbone"),
+        ("transfer_optimizer_all", "transfer structure (feature_extractor): optimizer", "also updates the frozen backbone"),
+        ("transfer_same_lr", "transfer structure (fine_tune): learning rates", "the same learning rate"),
+        ("transfer_old_head", "transfer structure (feature_extractor): output",
+         "the head still outputs 10 classes, the target task has 4"),
+        ("transfer_reinit", "transfer structure (fine_tune): pretrained weights kept", "re-initialised"),
+        ("transfer_broken", "transfer structure (fine_tune): output", "transfer.py, line"),
+    ],
+)
+def test_each_mistake_is_named_in_its_test(fixture, test, phrase):
+    report, tests = grade(FIXTURES / fixture)
+    assert test in tests, list(tests)
+    assert not tests[test].passed and tests[test].score == 0
+    assert phrase in tests[test].feedback, tests[test].feedback
+
+
+def test_right_parts_of_a_wrong_pipeline_keep_their_points():
+    _, tests = grade(FIXTURES / "transfer_same_lr")
+    assert tests["transfer structure (feature_extractor): frozen backbone"].passed
+    assert tests["transfer structure (fine_tune): everything trains"].passed
+    _, tests = grade(FIXTURES / "transfer_optimizer_all")
+    assert tests["transfer structure (feature_extractor): frozen backbone"].passed
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_same_grading_runs_on_cuda():
+    report = grade_submission(ROOT / "examples" / "submission", parts="transfer", seed=4, device="cuda",
+                              config_path=CONFIG)
+    assert report.device == "cuda"
+    assert not [(t.name, t.feedback) for t in report.tests if not t.passed]
