@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from importlib import resources
 from typing import Any
 
@@ -34,6 +35,7 @@ class Config:
     speed_repeats: int
     speed_bands: tuple[SpeedBand, ...]
     forbidden: tuple[str, ...]
+    transfer_task: str | None = None  # "file.py:function", already resolved against the config's folder
     source: str = "default"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -95,7 +97,14 @@ def load(path: str | os.PathLike | None = None) -> Config:
     forbidden = data["forbidden"].get("numpy_parts", [])
     if not isinstance(forbidden, list) or not all(isinstance(m, str) for m in forbidden):
         raise InputFileError(f"{where}: [forbidden] numpy_parts must be a list of module names")
+    task = data.get("transfer", {}).get("task") or None
+    if task is not None and not isinstance(task, str):
+        raise InputFileError(f"{where}: [transfer] task must be a string 'file.py:function', got {task!r}")
+    if task and path is not None and ":" in task:
+        file, _, function = task.rpartition(":")
+        task = f"{(Path(path).resolve().parent / file)}:{function}"
     return Config(
+        transfer_task=task,
         name=str(data["assignment"].get("name", "")),
         parts=tuple(parts),
         points=points,

@@ -92,9 +92,10 @@ def _integrity_test(part: str, findings: list[integrity.Finding], points: float)
 def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth: Truth,
                limits: Limits) -> list[TestResult]:
     if part == "transfer":
-        from grader.checks.transfer import grade_transfer
+        from grader.checks.transfer import Task, grade_transfer
 
-        tests, speed = grade_transfer(root, limits, cfg.points, seed, truth.device)
+        task = Task.from_spec(cfg.transfer_task) if cfg.transfer_task else None
+        tests, speed = grade_transfer(root, limits, cfg.points, seed, truth.device, task)
         return _scale(tests, cfg.points) + speed
     others = tuple(s.file for s in detect(root).parts if s.part not in NUMPY_PARTS)
     findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others) if part in NUMPY_PARTS else []

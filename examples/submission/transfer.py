@@ -25,13 +25,11 @@ def build_model(pretrained, num_classes, mode):
 
 
 def make_optimizer(model, mode):
-    """SGD with momentum: only the head as a feature extractor; everything
-    when fine-tuning, the pretrained layers at a tenth of the head's rate."""
+    """Adam: only the head as a feature extractor; everything when
+    fine-tuning, the pretrained layers at a tenth of the head's rate."""
     if mode == "feature_extractor":
-        return torch.optim.SGD(model.fc.parameters(), lr=0.05, momentum=0.9)
+        return torch.optim.Adam(model.fc.parameters(), lr=1e-2)
     head = list(model.fc.parameters())
     head_ids = {id(p) for p in head}
     backbone = [p for p in model.parameters() if id(p) not in head_ids]
-    return torch.optim.SGD(
-        [{"params": backbone, "lr": 0.005}, {"params": head, "lr": 0.05}], momentum=0.9
-    )
+    return torch.optim.Adam([{"params": backbone, "lr": 1e-3}, {"params": head, "lr": 1e-2}])

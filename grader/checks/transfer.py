@@ -73,6 +73,46 @@ class Task:
         state = {k: v.detach().cpu().numpy().copy() for k, v in pretrained_backbone().named_parameters()}
         return cls(data.TARGET_CLASSES, train_x, train_y, test_x, test_y, state, budget.EPOCHS, budget.BATCH_SIZE)
 
+    @classmethod
+    def from_spec(cls, spec: str, base: Path | None = None) -> Task:
+        """An instructor's task: ``"path/to/task.py:function"`` (relative to ``base``).
+
+        The function returns a dict with ``backbone`` (the name of a function
+        in the same file that returns the pretrained nn.Module, its head at
+        ``.fc``), ``train`` and ``test`` ((x, y) arrays: float32 images
+        (N, C, H, W) and int64 labels), ``num_classes``, and optionally
+        ``epochs`` and ``batch_size``.  The file runs in the grader (it is
+        the instructor's code) and again in the sandbox, where only the
+        backbone function is called and ``grader`` is not importable: import
+        grader only inside the task function.  Both places give the module a
+        global ``shipped_backbone``, the shipped pretrained TinyResNet."""
+        import importlib.util
+
+        from grader.errors import InputFileError
+        from grader.transfer import budget
+
+        file, sep, function = spec.rpartition(":")
+        path = (Path(base or ".") / file).resolve()
+        if not sep or not path.is_file():
+            raise InputFileError(f"[transfer] task must be 'file.py:function' naming an existing file, got {spec!r}")
+        try:
+            loader = importlib.util.spec_from_file_location("grader_instructor_task", path)
+            module = importlib.util.module_from_spec(loader)
+            from grader.transfer.model import pretrained_backbone
+
+            module.shipped_backbone = pretrained_backbone
+            loader.loader.exec_module(module)
+            made = getattr(module, function)()
+            backbone = getattr(module, made["backbone"])()
+            (train_x, train_y), (test_x, test_y) = made["train"], made["test"]
+        except Exception as exc:  # noqa: BLE001 - the instructor's file: say what broke, in one line
+            raise InputFileError(f"[transfer] task {spec}: {type(exc).__name__}: {exc}") from None
+        state = {k: v.detach().cpu().numpy().copy() for k, v in backbone.named_parameters()}
+        return cls(int(made["num_classes"]), np.asarray(train_x, dtype=np.float32), np.asarray(train_y, dtype=np.int64),
+                   np.asarray(test_x, dtype=np.float32), np.asarray(test_y, dtype=np.int64), state,
+                   int(made.get("epochs", budget.EPOCHS)), int(made.get("batch_size", budget.BATCH_SIZE)),
+                   {"file": str(path), "function": made["backbone"]})
+
 
 @dataclass
 class Run:

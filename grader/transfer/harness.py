@@ -31,14 +31,15 @@ def load_backbone(spec: dict | None = None, device: str = "cpu"):
     """The pretrained network: the shipped TinyResNet, or an instructor's
     ``{"file": path, "function": name}`` returning an nn.Module with ``.fc``."""
     torch.set_num_threads(1)
+    from .model import pretrained_backbone
+
     if spec and spec.get("file"):
         loader = importlib.util.spec_from_file_location("instructor_backbone", spec["file"])
         module = importlib.util.module_from_spec(loader)
+        module.shipped_backbone = pretrained_backbone  # for tasks that reuse the shipped network
         loader.loader.exec_module(module)
         model = getattr(module, spec["function"])()
     else:
-        from .model import pretrained_backbone
-
         model = pretrained_backbone()
     return model.to(_device(device))
 

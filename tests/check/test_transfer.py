@@ -70,3 +70,16 @@ def test_the_same_grading_runs_on_cuda():
                               config_path=CONFIG)
     assert report.device == "cuda"
     assert not [(t.name, t.feedback) for t in report.tests if not t.passed]
+
+
+def test_an_instructor_can_swap_in_their_own_task(tmp_path, run_cli):
+    (tmp_path / "task.py").write_text((ROOT / "examples" / "instructor_task.py").read_text())
+    (tmp_path / "assignment.toml").write_text('[transfer]\ntask = "task.py:make_task"\n')
+    report = grade_submission(ROOT / "examples" / "submission", parts="transfer", seed=1, device="cpu",
+                              config_path=tmp_path / "assignment.toml")
+    assert not [(t.name, t.feedback) for t in report.tests if not t.passed]
+    assert any("after 6 epochs" in t.feedback for t in report.tests if t.kind == "accuracy")
+    (tmp_path / "broken.toml").write_text('[transfer]\ntask = "task.py:no_such_function"\n')
+    r = run_cli("check", str(ROOT / "examples" / "submission"), "--parts", "transfer",
+                "--config", str(tmp_path / "broken.toml"))
+    assert r.code == 2 and "no_such_function" in r.err and len(r.err.strip().splitlines()) == 1
