@@ -208,6 +208,38 @@ def check(submission: str, fmt: str, out: str | None, device: str, seed: int | N
         raise click.exceptions.Exit(1)
 
 
+# ---------------------------------------------------------------- batch
+
+
+@cli.command("batch")
+@click.argument("root", type=click.Path())
+@click.option("--out", required=True, type=click.Path(), help="Output folder (results, gradebook.csv, index.html).")
+@click.option("--workers", type=int, default=2, show_default=True, help="Submissions graded at once.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local worker processes, or a Dask distributed cluster.")
+@click.option("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:8786); default: a local cluster.")
+@click.option("--seed", type=int, default=None, help="Seed of the test inputs (default: random, kept in OUT/seed.txt).")
+@click.option("--force", is_flag=True, help="Grade again the submissions graded by an earlier run.")
+@click.option("--parts", default=None, help="Comma-separated parts to grade.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
+@click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
+def batch(root: str, out: str, workers: int, executor: str, scheduler: str | None, seed: int | None, force: bool,
+          parts: str | None, device: str, config_path: str | None) -> None:
+    """Grade every subfolder (or .zip) of ROOT into a gradebook."""
+    from grader.batch import grade_batch
+
+    def progress(done: int, total: int, row) -> None:
+        click.echo(f"[{done}/{total}] {row.submission}: {row.score:g}/{row.max_score:g} ({row.status})", err=True)
+
+    result = grade_batch(root, out, workers=workers, executor=executor, scheduler=scheduler, seed=seed, force=force,
+                         parts=parts, device=device, config_path=config_path, progress=progress)
+    errors = sum(not r.status.startswith("graded") for r in result.rows)
+    click.echo(f"{len(result.rows)} submissions ({result.skipped} from an earlier run, {errors} not graded), "
+               f"seed {result.seed}: {os.path.join(out, 'gradebook.csv')}, {os.path.join(out, 'index.html')}")
+    if result.interrupted:
+        raise click.exceptions.Exit(130)
+
+
 # ---------------------------------------------------------------- entry point
 
 

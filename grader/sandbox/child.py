@@ -100,6 +100,135 @@ def set_limits(limits: dict) -> list[str]:
     return notes
 
 
+# ---------------------------------------------------------------- confinement (in the namespaces only)
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+KEPT_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+READ_ONLY = "read-only outside scratch (mount namespace, private /tmp and /dev, capabilities dropped)"
+
+
+def confine(spec: dict) -> tuple[str, list[str]]:
+    """Make every mount read-only but the scratch folder, give the child its own /tmp,
+    /dev/shm and a minimal /dev, then drop every capability so none of this can be undone.
+
+    Runs only in a mount namespace other than the parent's (``unshare --mount``):
+    the mounts can never reach the host's.
+    Returns a line for reports ("read-only ..." or "not available: <why>") and notes.
+    """
+    notes = []
+    try:
+        if not spec["host_mnt_ns"] or os.readlink("/proc/self/ns/mnt") == spec["host_mnt_ns"]:
+            return "not available: not in a private mount namespace", notes
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+        def mount(source, target, fstype, flags, data=None):
+            enc = lambda t: None if t is None else os.fsencode(t)  # noqa: E731
+            if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+        scratch = spec["scratch"]
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        scratch_fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
+        devices = {}
+        for name in os.listdir("/dev"):
+            if name in KEPT_DEVICES or name.startswith("nvidia"):  # nvidia*: CUDA needs them
+                st = os.stat(os.path.join("/dev", name), follow_symlinks=False)
+                if (st.st_mode & 0o170000) == 0o020000:  # character devices only
+                    devices[name] = st
+        with open("/proc/self/mountinfo") as f:
+            points = [line.split()[4] for line in f]
+        for point in sorted({p.encode().decode("unicode_escape") for p in points}, key=len):
+            if point == "/proc" or point.startswith("/proc/"):
+                continue
+            try:
+                kept = os.statvfs(point).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
+            except OSError as exc:
+                if point == "/":
+                    raise
+                notes.append(f"could not make {point} read-only: {exc.strerror or exc}")
+        tmpfs = f"size={int(spec['tmpfs_mb'])}m,mode=1777"
+        if os.path.isdir("/dev"):
+            mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "size=1m,mode=755")
+            for name, st in devices.items():
+                os.mknod(os.path.join("/dev", name), 0o020000 | (st.st_mode & 0o777), st.st_rdev)
+            for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                                 ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+                os.symlink(target, os.path.join("/dev", name))
+            os.mkdir("/dev/shm")
+            mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+            mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+        needed = [spec["code"], *spec["needed"]]
+        if os.path.isdir("/tmp") and not any(p == "/tmp" or p.startswith("/tmp/") for p in needed):
+            mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+            os.makedirs(scratch, exist_ok=True)
+        else:
+            notes.append("no private /tmp: the grader's own files live under /tmp")
+        mount(f"/proc/self/fd/{scratch_fd}", scratch, None, MS_BIND)
+        mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+        os.close(scratch_fd)
+        os.chdir(spec["cwd"])  # the old cwd lies on the read-only view
+    except Exception as exc:  # noqa: BLE001  half done: the parent starts an unconfined child instead
+        raise ConfinementError(f"{type(exc).__name__}: {exc}") from None
+    try:
+        drop_capabilities(libc)
+    except OSError as exc:
+        return f"read-only outside scratch, but capabilities kept (could be undone): {exc}", notes
+    return READ_ONLY, notes
+
+
+def become_init(fd: int) -> None:
+    """Fork; the worker returns and runs everything, this process stays pid 1 of the namespace.
+
+    Pid 1 of a pid namespace ignores every signal it has no handler for that comes from
+    inside the namespace (its own segfault re-raised by faulthandler, a student's
+    ``os.kill(os.getpid(), SIGKILL)``, SIGXCPU), so student code must not run as pid 1.
+    This init reaps orphans and, when the worker ends, exits with its status (a signal
+    N as 128 + N, which the parent decodes); its exit ends every process of the namespace.
+    """
+    worker = os.fork()
+    if worker == 0:
+        return
+    os.close(fd)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        if pid == worker:
+            os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+
+
+class ConfinementError(Exception):
+    """Setting up the mounts failed half-way; this child must not run student code."""
+
+
+def drop_capabilities(libc) -> None:
+    """Empty the bounding, ambient, effective, permitted and inheritable capability sets:
+    root in the child can then no longer remount, mknod, raise hard limits, or regain them by exec."""
+    import ctypes
+
+    PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            break  # EINVAL past the last capability this kernel knows
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, data) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"capset: {os.strerror(err)}")
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"no_new_privs: {os.strerror(err)}")
+
+
 class ImportPolicy:
     """A meta-path finder that refuses some imports made by student code.
 
@@ -407,7 +536,16 @@ def _flush_streams() -> None:
 def main() -> None:
     config = json.loads(sys.argv[1])
     sys.argv = ["submission"]
-    notes = set_limits(config["limits"])
+    try:
+        confinement, notes = ("not requested", []) if not config.get("confine") else confine(config["confine"])
+    except ConfinementError as exc:
+        channel = socket.socket(fileno=config["fd"])
+        Child(config, channel).send({"ready": False, "confinement_failed": True, "notes": [],
+                                     "error": f"the file system could not be confined: {exc}"})
+        os._exit(1)
+    if config.get("init") and os.getpid() == 1:
+        become_init(config["fd"])  # only the worker returns
+    notes += set_limits(config["limits"])
     os.set_inheritable(config["fd"], False)
     channel = socket.socket(fileno=config["fd"])
     faulthandler.enable()  # a crash in native code leaves a traceback on the captured stderr
@@ -421,7 +559,7 @@ def main() -> None:
         os._exit(1)
     sys.path.insert(0, child.folder)
     sys.meta_path.insert(0, ImportPolicy(child.folder, config["allowed_modules"], config["blocked_modules"]))
-    child.send({"ready": True, "pid": os.getpid(), "notes": notes})
+    child.send({"ready": True, "pid": os.getpid(), "notes": notes, "filesystem": confinement})
     while True:
         try:
             body, args = child.recv(), child.recv()  # a request, then its arguments (decoded once per repeat)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
-UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net")
+from .process import UNSHARE_ARGS, namespace_support  # noqa: F401  (UNSHARE_ARGS: re-exported)
 
 # What every Session does today, and what later hardening will add.
 APPLIED = (
@@ -20,10 +18,16 @@ APPLIED = (
     "fresh scratch copy of the submission as cwd; stripped environment",
     "import policy for student code (grader never importable; optional allow-list)",
 )
+NAMESPACED = (
+    "network namespace: no network, only a loopback that is down",
+    "pid namespace: everything the child starts (setsid, double fork) dies with the session",
+    "mount namespace: read-only file system outside the scratch folder, private /tmp, /dev/shm "
+    "and minimal /dev; every capability dropped",
+)
 NOT_YET = (
-    "pid namespace (processes that call setsid() escape the session kill)",
-    "network namespace (student code can use the network)",
-    "read-only views of the file system, privilege drop (the child runs as the grader's user)",
+    "privilege drop (the child runs as the grader's user id)",
+    "the child can read the grader's files (the reference included) and other readable files",
+    "no limit on the number of files or processes the child creates in its scratch folder",
 )
 
 
@@ -32,8 +36,10 @@ def probe() -> dict:
 
     Keys: platform, python, root (effective uid 0), rlimits ({name: available}),
     process_groups, proc_scan (/proc readable), namespaces (``unshare --pid
-    --fork --kill-child --mount-proc --net`` works), applied and not_yet (what
-    sessions do today and what they leave to later hardening), notes.
+    --fork --kill-child --mount-proc --net`` works), protections ({"network",
+    "processes", "filesystem": what a session gets, or "not available: <why>"};
+    each Session's ``protections`` says what it actually got), applied and not_yet
+    (what sessions do and what they leave to later hardening), notes.
     """
     notes = []
     try:
@@ -44,8 +50,13 @@ def probe() -> dict:
         rlimits = dict.fromkeys(("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE"), False)
         notes.append("no resource module: memory and CPU limits cannot be set")
     root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if root:
+    unshare, why = namespace_support()
+    if root and not unshare:
         notes.append("running as root: student code in the child could raise its own resource limits")
+    if not unshare:
+        notes.append(f"not available: {why}; sessions run without namespaces")
+    applied = list(APPLIED) + (list(NAMESPACED) if unshare else [])
+    not_yet = list(NOT_YET) + ([] if unshare else [f"{line} (not available: {why})" for line in NAMESPACED])
     return {
         "platform": sys.platform,
         "python": sys.version.split()[0],
@@ -53,24 +64,13 @@ def probe() -> dict:
         "rlimits": rlimits,
         "process_groups": hasattr(os, "killpg") and hasattr(os, "setsid"),
         "proc_scan": os.path.isdir("/proc/self"),
-        "namespaces": _unshare_works(notes),
-        "applied": list(APPLIED),
-        "not_yet": list(NOT_YET),
+        "namespaces": bool(unshare),
+        "protections": {
+            "network": "isolated (net namespace)" if unshare else f"not available: {why}",
+            "processes": "pid namespace" if unshare else f"not available: {why}",
+            "filesystem": "read-only outside scratch (checked per session)" if unshare else f"not available: {why}",
+        },
+        "applied": applied,
+        "not_yet": not_yet,
         "notes": notes,
     }
-
-
-def _unshare_works(notes: list) -> bool:
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        notes.append("no unshare command: pid and network namespaces are not available")
-        return False
-    try:
-        done = subprocess.run([unshare, *UNSHARE_ARGS, "true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        notes.append(f"unshare failed: {exc}")
-        return False
-    if done.returncode != 0:
-        notes.append("unshare --pid --net is not permitted here (needs root or user namespaces): "
-                     + done.stderr.decode(errors="replace").strip()[:200])
-    return done.returncode == 0

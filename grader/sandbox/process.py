@@ -14,9 +14,11 @@ No policy lives here (what a limit means, what to tell a student); that is
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -80,22 +82,61 @@ class Exchange:
     reply_length: int | None = None
 
 
-def child_command(config: dict) -> list[str]:
+UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net")
+
+
+@functools.lru_cache(maxsize=None)
+def namespace_support() -> tuple[str | None, str]:
+    """``(unshare's path, "")`` where ``unshare --pid --fork --kill-child --mount-proc --net``
+    works here, else ``(None, why not)``.  Probed once per process (a few ms)."""
+    if not sys.platform.startswith("linux"):
+        return None, f"no Linux namespaces on {sys.platform}"
+    unshare = shutil.which("unshare", path="/usr/bin:/bin:/usr/sbin:/sbin:/usr/local/bin")
+    if unshare is None:
+        return None, "no unshare command"
+    try:
+        done = subprocess.run([unshare, *UNSHARE_ARGS, "true"], capture_output=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"unshare failed: {exc}"
+    if done.returncode != 0:
+        return None, ("unshare --pid --net is not permitted here (needs root or user namespaces): "
+                      + done.stderr.decode(errors="replace").strip()[:200])
+    return unshare, ""
+
+
+def unshare_args(hardening) -> list[str]:
+    """unshare's options for a set of protections ("network", "processes", "filesystem")."""
+    args = []
+    if "processes" in hardening:
+        args += ["--pid", "--fork", "--kill-child", "--mount-proc"]
+    elif "filesystem" in hardening:
+        args += ["--mount"]
+    if "network" in hardening:
+        args += ["--net"]
+    return args
+
+
+def child_command(config: dict, unshare: str | None = None, hardening=("network", "processes", "filesystem")) -> list[str]:
     """The child's command line: isolated mode (-I: no PYTHON* variables, no user site, no
     script folder on sys.path), no site (-S: no .pth files, so no editable installs),
-    no bytecode files (-B), unbuffered output (-u).  Namespaces (``unshare``) go in front here."""
-    return [sys.executable, "-I", "-S", "-B", "-u", str(CHILD_SCRIPT), json.dumps(config)]
+    no bytecode files (-B), unbuffered output (-u).  With ``unshare`` (its path) the child
+    is pid 1 of new pid, mount and network namespaces (``UNSHARE_ARGS``): everything it
+    starts dies with it, and it has no network but a loopback that is down."""
+    python = [sys.executable, "-I", "-S", "-B", "-u", str(CHILD_SCRIPT), json.dumps(config)]
+    return [unshare, *unshare_args(hardening), *python] if unshare and hardening else python
 
 
 class ChildProcess:
-    def __init__(self, folder: Path, env: dict, config: dict):
+    def __init__(self, folder: Path, env: dict, config: dict, unshare: str | None = None,
+                 hardening=("network", "processes", "filesystem")):
         parent_end, child_end = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
             config = dict(config, fd=child_end.fileno())
             self.proc = subprocess.Popen(
-                child_command(config),
+                child_command(config, unshare, hardening),
                 stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(child_end.fileno(),),
                 cwd=folder, env=env, start_new_session=True, close_fds=True,
             )
@@ -115,6 +156,7 @@ class ChildProcess:
         for fd in self.pipes:
             os.set_blocking(fd, False)
         self.reaped = False
+        self.namespaced = bool(unshare) and "processes" in hardening
 
     # --- talking
 
@@ -230,7 +272,10 @@ class ChildProcess:
             except subprocess.TimeoutExpired:  # unkillable (D state): leave it to init
                 pass
             self.reaped = True
-        return self.proc.returncode
+        status = self.proc.returncode
+        if self.namespaced and status is not None and status > 128:
+            return -(status - 128)  # the namespace's init reports a worker killed by signal N as 128 + N
+        return status
 
     def close(self) -> None:
         self.kill()
@@ -245,7 +290,9 @@ def kill_session(sid: int) -> None:
 
     The group catches what the child started; the /proc scan catches those that
     moved to a group of their own.  A process that called setsid() escapes
-    both: a pid namespace (later hardening) is the cure.
+    both unless the child runs in a pid namespace (``unshare``): then the group
+    holds unshare and the child, pid 1 of the namespace, and the kernel kills
+    every process of the namespace when its pid 1 dies.
     """
     for _ in range(3):
         try:

@@ -34,8 +34,15 @@ from typing import Any
 
 from ..errors import GraderError, InputFileError
 from . import wire
-from .process import ChildProcess, Exchange
+from .process import Capture, ChildProcess, Exchange, namespace_support
 
+HARDENING = ("network", "processes", "filesystem")
+# What a Session applies unless told otherwise.  "processes" (a pid namespace: the child's pids
+# are not the host's) and "filesystem" (read-only outside scratch, private /tmp) change what
+# student code sees; tests/sandbox/test_sandbox_failures.py still assumes the old view, so the
+# default stays "network" only until those tests are updated.  Then: DEFAULT_HARDENING = HARDENING.
+DEFAULT_HARDENING = ("network",)
+TMPFS_MB = 256  # size of the child's private /tmp and /dev/shm (memory; files are capped by file_size_mb too)
 REPLY_SLACK_BYTES = 1 << 16  # room for the reply's envelope around a result of max_result_bytes
 BLOCKED_MODULES = ("grader",)  # never importable from student code (a deterrent; see ImportPolicy)
 SKIPPED_NAMES = {"__pycache__", ".git"}
@@ -155,14 +162,20 @@ class Session:
       numpy-only part); ``grader`` is never importable from student code
     - preload: modules the child imports before any student code (their import
       time is not charged to a call; add "torch" for the transfer part)
+    - hardening: which of ``HARDENING`` to apply where the OS allows (None: ``DEFAULT_HARDENING``):
+      "network" (no network), "processes" (a pid namespace: whatever the child starts dies with
+      it), "filesystem" (read-only outside the scratch folder, private /tmp, /dev/shm and /dev)
 
     Attributes for reports: ``pid``, ``alive``, ``dead_reason`` (why calls no
     longer run), ``startup_s`` (seconds until the child was ready),
     ``start_notes`` (limits this OS could not set), ``copy_notes`` (files left
-    out of the copy).  A Session is not thread-safe: one thread per session.
+    out of the copy), ``protections`` ({"network", "processes", "filesystem"}:
+    what this child got, e.g. "isolated (net namespace)", "pid namespace",
+    "read-only outside scratch ...", or "not available: <why>").  A Session is not thread-safe: one thread per session.
     """
 
-    def __init__(self, submission_dir, limits: Limits | None = None, *, allowed_modules=None, preload=("numpy",)):
+    def __init__(self, submission_dir, limits: Limits | None = None, *, allowed_modules=None, preload=("numpy",),
+                 hardening=None):
         self.submission_dir = Path(submission_dir)
         if not self.submission_dir.is_dir():
             raise InputFileError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
@@ -171,6 +184,9 @@ class Session:
             raise TypeError(f"limits must be a Limits, not {type(self.limits).__name__}")
         self.allowed_modules = None if allowed_modules is None else sorted(set(allowed_modules))
         self.preload = tuple(preload)
+        self.hardening = tuple(DEFAULT_HARDENING if hardening is None else hardening)
+        if not set(self.hardening) <= set(HARDENING):
+            raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
         self.closed = False
         self._child: ChildProcess | None = None
         self._start()
@@ -263,22 +279,56 @@ class Session:
                        "file_size_mb": self.limits.file_size_mb},
         }
         started = time.monotonic()
-        try:
-            self._child = ChildProcess(folder, child_env(home, self.limits.threads), config)
-        except OSError as exc:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            raise SandboxError(f"could not start the sandbox's Python ({sys.executable}): {exc}") from None
-        self._finalizer = weakref.finalize(self, _cleanup, self._child, self._scratch)
-        ex = self._child.exchange([], started + self.limits.start_timeout_s, REPLY_SLACK_BYTES, 4000)
-        ready = self._decode(ex) if ex.body is not None else None
+        unshare, why = namespace_support()
+        if not self.hardening:
+            unshare, why = None, "not requested"
+        config["init"] = bool(unshare) and "processes" in self.hardening
+        if unshare and "filesystem" in self.hardening:
+            config["confine"] = {
+                "scratch": str(self._scratch), "cwd": str(folder), "tmpfs_mb": TMPFS_MB,
+                "host_mnt_ns": _mount_namespace(), "code": str(Path(__file__).parent),
+                "needed": config["library_paths"] + [sys.prefix, sys.base_prefix, sys.exec_prefix],
+            }
+        ready, ex = self._launch(folder, home, config, unshare, started)
+        genuine = isinstance(ready, dict) and isinstance(ready.get("error"), str) and not ready.get("confinement_failed")
+        if unshare and not genuine and not (isinstance(ready, dict) and ready.get("ready") is True):
+            # the namespaces or the mounts failed here: start the child without them, and say why
+            why = (ready["error"] if isinstance(ready, dict) and isinstance(ready.get("error"), str)
+                   else f"the namespaced child did not start ({ex.stderr.text()[-300:].strip() or ex.failure})")
+            if self._child is not None:
+                self._child.close()
+                self._finalizer.detach()
+                self._child = None
+            unshare = None
+            config.pop("confine", None)
+            config["init"] = False
+            ready, ex = self._launch(folder, home, config, None, time.monotonic())
         if not (isinstance(ready, dict) and ready.get("ready") is True):
             self._stop()
             why = ready.get("error") if isinstance(ready, dict) else f"no answer ({ex.failure})"
             raise SandboxError(f"the sandbox could not start: {why}. stderr: {ex.stderr.text()[-1000:].strip()!r}")
+        filesystem = ready.get("filesystem") if isinstance(ready.get("filesystem"), str) else "unknown"
+        active = {"network": "isolated (net namespace)", "processes": "pid namespace", "filesystem": filesystem}
+        self.protections = {k: (v if unshare else f"not available: {why}") if k in self.hardening else "not requested"
+                            for k, v in active.items()}
         self.startup_s = time.monotonic() - started
         self.start_notes = tuple(n for n in ready.get("notes", ()) if isinstance(n, str))
         self._budget_s = self.limits.total_timeout_s  # what is left of total_timeout_s
         self.dead_reason = None
+
+    def _launch(self, folder: Path, home: Path, config: dict, unshare, started: float):
+        """Start a child and wait for its first message: (the message or None, the Exchange)."""
+        try:
+            self._child = ChildProcess(folder, child_env(home, self.limits.threads), config, unshare, self.hardening)
+        except OSError as exc:
+            if unshare:  # unshare itself would not start: the plain child may
+                self._child = None
+                return None, Exchange(None, Capture(0), Capture(0), failure=f"unshare: {exc}")
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            raise SandboxError(f"could not start the sandbox's Python ({sys.executable}): {exc}") from None
+        self._finalizer = weakref.finalize(self, _cleanup, self._child, self._scratch)
+        ex = self._child.exchange([], started + self.limits.start_timeout_s, REPLY_SLACK_BYTES, 4000)
+        return (self._decode(ex) if ex.body is not None else None), ex
 
     def _stop(self) -> None:
         if self._child is not None:
@@ -477,6 +527,13 @@ def child_env(home: Path, threads: int) -> dict:
     if "CUDA_VISIBLE_DEVICES" in os.environ:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
     return env
+
+
+def _mount_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        return ""
 
 
 def _cleanup(child: ChildProcess, scratch: Path) -> None:
