@@ -228,16 +228,76 @@ def batch(root: str, out: str, workers: int, executor: str, scheduler: str | Non
     """Grade every subfolder (or .zip) of ROOT into a gradebook."""
     from grader.batch import grade_batch
 
-    def progress(done: int, total: int, row) -> None:
-        click.echo(f"[{done}/{total}] {row.submission}: {row.score:g}/{row.max_score:g} ({row.status})", err=True)
+    bar = None
 
-    result = grade_batch(root, out, workers=workers, executor=executor, scheduler=scheduler, seed=seed, force=force,
-                         parts=parts, device=device, config_path=config_path, progress=progress)
+    def progress(done: int, total: int, row) -> None:
+        nonlocal bar
+        if sys.stderr.isatty():  # a bar on a terminal, plain log lines otherwise (CI, files)
+            if bar is None:
+                bar = click.progressbar(length=total, label="grading", file=sys.stderr, show_pos=True,
+                                        item_show_func=lambda r: r and f"{r.submission} {r.score:g}/{r.max_score:g}")
+                bar.update(done - 1)
+            bar.update(1, row)
+        else:
+            click.echo(f"[{done}/{total}] {row.submission}: {row.score:g}/{row.max_score:g} ({row.status})", err=True)
+
+    try:
+        result = grade_batch(root, out, workers=workers, executor=executor, scheduler=scheduler, seed=seed,
+                             force=force, parts=parts, device=device, config_path=config_path, progress=progress)
+    finally:
+        if bar is not None:
+            bar.render_finish()
     errors = sum(not r.status.startswith("graded") for r in result.rows)
     click.echo(f"{len(result.rows)} submissions ({result.skipped} from an earlier run, {errors} not graded), "
                f"seed {result.seed}: {os.path.join(out, 'gradebook.csv')}, {os.path.join(out, 'index.html')}")
     if result.interrupted:
         raise click.exceptions.Exit(130)
+
+
+# ---------------------------------------------------------------- CI autograding and starter kits
+
+
+@cli.group()
+def export() -> None:
+    """Autograder bundles for CI: Gradescope and GitHub Actions."""
+
+
+@export.command("gradescope")
+@click.option("--out", required=True, type=click.Path(), help="The bundle to write, e.g. autograder.zip.")
+@click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
+def export_gradescope_command(out: str, config_path: str | None) -> None:
+    """Write a Gradescope autograder bundle (setup.sh, run_autograder, the config, the grader)."""
+    from grader.export import export_gradescope
+
+    path = export_gradescope(out, config_path=config_path)
+    click.echo(f"wrote {path}: upload it as the assignment's autograder (Ubuntu base image)")
+
+
+@export.command("github")
+@click.option("--out", required=True, type=click.Path(), help="The student repository (or a folder to copy from).")
+@click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
+@click.option("--grader-spec", default="cnn-grader", show_default=True, help="What the workflow pip-installs.")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=100.0, show_default=True,
+              help="The job fails below this percentage.")
+def export_github_command(out: str, config_path: str | None, grader_spec: str, fail_under: float) -> None:
+    """Write a GitHub Actions workflow that grades the repository on every push, and its badge."""
+    from grader.export import export_github
+
+    paths = export_github(out, config_path=config_path, grader_spec=grader_spec, fail_under=fail_under)
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@cli.command("starter")
+@click.argument("assignment", required=False, default=None)
+@click.option("--out", required=True, type=click.Path(), help="Folder for the student's starter files.")
+@click.option("--force", is_flag=True, help="Overwrite the kit's files in a folder that is not empty.")
+def starter(assignment: str | None, out: str, force: bool) -> None:
+    """Write the student starter kit of ASSIGNMENT (a config TOML; default: the shipped assignment)."""
+    from grader.starter import make_starter
+
+    config = None if assignment in (None, "default") else assignment
+    paths = make_starter(out, config_path=config, force=force)
+    click.echo(f"wrote {len(paths)} files to {out}: " + ", ".join(p.name for p in paths))
 
 
 # ---------------------------------------------------------------- entry point

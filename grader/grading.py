@@ -11,6 +11,7 @@ points spread over each kind's tests.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import secrets
@@ -89,6 +90,28 @@ def _integrity_test(part: str, findings: list[integrity.Finding], points: float)
                       {"passed": False, "findings": [f.__dict__ for f in findings]})
 
 
+_REFERENCES: dict[Limits, tuple[Session, tempfile.TemporaryDirectory]] = {}
+
+
+def reference_session(limits: Limits) -> Session:
+    """A child that runs only the grader's references, for speed tests: started
+    once per process and limits, and reused (no student code ever runs in it)."""
+    held = _REFERENCES.get(limits)
+    if held is None or not held[0].alive:
+        empty = tempfile.TemporaryDirectory(prefix="grader-references-")
+        held = (Session(empty.name, limits), empty)
+        _REFERENCES[limits] = held
+        atexit.register(_close_reference, limits)
+    return held[0]
+
+
+def _close_reference(limits: Limits) -> None:
+    held = _REFERENCES.pop(limits, None)
+    if held is not None:
+        held[0].close()
+        held[1].cleanup()
+
+
 def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth: Truth,
                limits: Limits) -> list[TestResult]:
     if part == "transfer":
@@ -99,18 +122,20 @@ def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config,
         return _scale(tests, cfg.points) + speed
     others = tuple(s.file for s in detect(root).parts if s.part not in NUMPY_PARTS)
     findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others) if part in NUMPY_PARTS else []
+    speed_points = cfg.points.get("speed", 0.0)
     with Session(root, limits) as session:
         checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
         tests = checker.run()
-    correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
-    speed_points = cfg.points.get("speed", 0.0)
-    if correct:
-        with Session(root, limits) as session, tempfile.TemporaryDirectory() as empty, Session(empty, limits) as refs:
-            speed = run_speed(part, spec, session, refs, seed, cfg.speed_repeats, speed_points, cfg.speed_bands)
-    else:
-        speed = TestResult(f"{part} speed", part, "speed", speed_points, 0.0,
-                           "not timed: make the forward and backward tests pass first",
-                           {"passed": speed_points == 0})
+        correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
+        if correct:  # timed in the same child (only student code in it); the references in their own
+            if not session.alive:
+                session.restart()
+            speed = run_speed(part, spec, session, reference_session(limits), seed, cfg.speed_repeats, speed_points,
+                              cfg.speed_bands)
+        else:
+            speed = TestResult(f"{part} speed", part, "speed", speed_points, 0.0,
+                               "not timed: make the forward and backward tests pass first",
+                               {"passed": speed_points == 0})
     tests = _scale(tests, cfg.points)
     tests.append(speed)
     tests.append(_integrity_test(part, findings, cfg.points.get("integrity", 0.0)))

@@ -73,6 +73,7 @@ def make_starter(out_dir: str | os.PathLike, config_path: str | os.PathLike | No
         "max_pool": "max_pool" in parts,
         "avg_pool": "avg_pool" in parts,
         "transfer": "transfer" in parts,
+        "pool_parts": [p for p in parts if p in ("max_pool", "avg_pool")],
         "epochs": epochs,
         "batch_size": batch_size,
     }

@@ -15,7 +15,8 @@ from grader.problems import names
 
 def test_help_works_for_every_command(run_cli):
     for args in ([], ["problems"], ["problems", "list"], ["problems", "solve"], ["problems", "sample"],
-                 ["problems", "show"], ["problems", "check"], ["quiz"], ["quiz", "generate"], ["quiz", "grade"]):
+                 ["problems", "show"], ["problems", "check"], ["quiz"], ["quiz", "generate"], ["quiz", "grade"],
+                 ["check"], ["batch"], ["export"], ["export", "gradescope"], ["export", "github"], ["starter"]):
         r = run_cli(*args, "--help")
         assert r.code == 0 and "Usage:" in r.out, args
 

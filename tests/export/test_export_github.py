@@ -1,0 +1,89 @@
+"""The GitHub Actions workflow and its badge."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.errors import UsageError
+from grader.export import export_github
+
+try:
+    import yaml
+except ImportError:  # not a dependency: the text checks below still run
+    yaml = None
+
+
+def _workflow(tmp_path, **kwargs) -> tuple[dict | None, str]:
+    written = export_github(tmp_path, **kwargs)
+    path = tmp_path / ".github" / "workflows" / "grader.yml"
+    assert path in written and (tmp_path / "BADGE.md") in written
+    text = path.read_text(encoding="utf-8")
+    return (yaml.safe_load(text) if yaml else None), text
+
+
+def test_workflow_text(tmp_path):
+    _, text = _workflow(tmp_path)
+    for line in ("on:", "  push:", "  pull_request:", "runs-on: ubuntu-latest", "uses: actions/checkout@v4",
+                 "uses: actions/setup-python@v5", 'python-version: "3.11"', "uses: actions/upload-artifact@v4",
+                 "pip install torch --index-url https://download.pytorch.org/whl/cpu", "pip install cnn-grader",
+                 'FAIL_UNDER: "100"', "$GITHUB_STEP_SUMMARY"):
+        assert line in text, line
+    for fmt, out in (("junit", "junit.xml"), ("html", "report.html"), ("json", "results.json")):
+        assert f"grader check . --format {fmt} --out grader-results/{out} --fail-under 0" in text
+    assert text.count("--seed ${{ github.run_id }}") == 3
+    assert "\t" not in text
+
+
+@pytest.mark.skipif(yaml is None, reason="PyYAML is not installed")
+def test_workflow_steps(tmp_path):
+    data, text = _workflow(tmp_path)
+    triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert set(triggers) == {"push", "pull_request"}
+    job = data["jobs"]["grade"]
+    assert job["runs-on"] == "ubuntu-latest"
+    assert job["env"]["FAIL_UNDER"] == "100"
+    steps = job["steps"]
+    uses = [s.get("uses") for s in steps]
+    assert "actions/checkout@v4" in uses and "actions/setup-python@v5" in uses
+    assert "actions/upload-artifact@v4" in uses
+    setup = next(s for s in steps if s.get("uses") == "actions/setup-python@v5")
+    assert str(setup["with"]["python-version"]) == "3.11"
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in runs
+    assert "pip install cnn-grader" in runs
+    for fmt, out in (("junit", "junit.xml"), ("html", "report.html"), ("json", "results.json")):
+        assert f"grader check . --format {fmt} --out grader-results/{out} --fail-under 0" in runs
+    assert runs.count("--seed ${{ github.run_id }}") == 3
+    assert "$GITHUB_STEP_SUMMARY" in runs
+    assert "FAIL_UNDER" in steps[-1]["run"] and "sys.exit(1" in steps[-1]["run"]
+    artifact = next(s for s in steps if s.get("uses") == "actions/upload-artifact@v4")
+    assert artifact["with"]["path"].rstrip("/") == "grader-results"
+    assert "--config" not in text and not (tmp_path / "assignment.toml").exists()
+
+
+def test_badge(tmp_path):
+    export_github(tmp_path)
+    badge = (tmp_path / "BADGE.md").read_text(encoding="utf-8")
+    assert "![grader](https://github.com/OWNER/REPO/actions/workflows/grader.yml/badge.svg)" in badge
+    assert "OWNER" in badge.split("```")[0] and "REPO" in badge.split("```")[0]
+
+
+def test_options_and_config_copy(tmp_path):
+    config = tmp_path / "mine.toml"
+    config.write_text('[assignment]\nparts = ["conv"]\n', encoding="utf-8")
+    out = tmp_path / "repo"
+    data, text = _workflow(out, config_path=config, grader_spec="git+https://example.org/grader.git@v1",
+                           fail_under=80)
+    assert (out / "assignment.toml").read_text(encoding="utf-8") == config.read_text(encoding="utf-8")
+    assert text.count("--config assignment.toml") == 3
+    assert "pip install git+https://example.org/grader.git@v1" in text
+    assert 'FAIL_UNDER: "80"' in text
+    if data is not None:
+        assert data["jobs"]["grade"]["env"]["FAIL_UNDER"] == "80"
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(UsageError):
+        export_github(tmp_path, fail_under=120)
+    with pytest.raises(UsageError):
+        export_github(tmp_path, grader_spec=" ")
