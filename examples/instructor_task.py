@@ -16,7 +16,8 @@ keep on disk,
         return model
 
 and your own images as arrays (N, 3, H, W) float32 with int64 labels. The
-grader never downloads anything.
+grader never downloads anything. Inside the sandbox the file system is read-only
+and /tmp is private: keep the weights the backbone function reads outside /tmp.
 """
 
 

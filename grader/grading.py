@@ -96,8 +96,12 @@ _REFERENCES: dict[Limits, tuple[Session, tempfile.TemporaryDirectory]] = {}
 def reference_session(limits: Limits) -> Session:
     """A child that runs only the grader's references, for speed tests: started
     once per process and limits, and reused (no student code ever runs in it)."""
+    # It lives as long as the process: the per-session time and CPU budgets are for student code.
+    limits = replace(limits, total_timeout_s=7 * 24 * 3600.0, cpu_s=None)
     held = _REFERENCES.get(limits)
-    if held is None or not held[0].alive:
+    if held is not None and not held[0].alive:
+        held[0].restart()
+    if held is None:
         empty = tempfile.TemporaryDirectory(prefix="grader-references-")
         held = (Session(empty.name, limits), empty)
         _REFERENCES[limits] = held

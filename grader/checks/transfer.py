@@ -111,7 +111,7 @@ class Task:
         return cls(int(made["num_classes"]), np.asarray(train_x, dtype=np.float32), np.asarray(train_y, dtype=np.int64),
                    np.asarray(test_x, dtype=np.float32), np.asarray(test_y, dtype=np.int64), state,
                    int(made.get("epochs", budget.EPOCHS)), int(made.get("batch_size", budget.BATCH_SIZE)),
-                   {"file": str(path), "function": made["backbone"]})
+                   {"file": str(path), "function": made["backbone"], "source": path.read_text(encoding="utf-8")})
 
 
 @dataclass

@@ -37,11 +37,10 @@ from . import wire
 from .process import Capture, ChildProcess, Exchange, namespace_support
 
 HARDENING = ("network", "processes", "filesystem")
-# What a Session applies unless told otherwise.  "processes" (a pid namespace: the child's pids
-# are not the host's) and "filesystem" (read-only outside scratch, private /tmp) change what
-# student code sees; tests/sandbox/test_sandbox_failures.py still assumes the old view, so the
-# default stays "network" only until those tests are updated.  Then: DEFAULT_HARDENING = HARDENING.
-DEFAULT_HARDENING = ("network",)
+# What a Session applies unless told otherwise: everything the OS allows.  Under "processes"
+# (a pid namespace) the child's pids are not the host's; under "filesystem" everything but the
+# scratch copy, a private /tmp and /dev/shm is read-only.
+DEFAULT_HARDENING = HARDENING
 TMPFS_MB = 256  # size of the child's private /tmp and /dev/shm (memory; files are capped by file_size_mb too)
 REPLY_SLACK_BYTES = 1 << 16  # room for the reply's envelope around a result of max_result_bytes
 BLOCKED_MODULES = ("grader",)  # never importable from student code (a deterrent; see ImportPolicy)

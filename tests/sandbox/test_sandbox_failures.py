@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import textwrap
 import time
+import uuid
 
 import numpy as np
 import pytest
 
 from grader.sandbox import Limits
 
-from sandbox_helpers import FAST, needs_proc, running
+from sandbox_helpers import FAST, needs_proc, processes_with
 
 BAD = """
     import os, signal, sys, time
@@ -152,37 +151,37 @@ def test_a_result_over_the_limit_is_refused(session):
 @needs_proc
 @pytest.mark.parametrize("how", ["same group", "own group"])
 def test_background_processes_die_with_the_session(session, how):
+    marker = f"1000.{uuid.uuid4().int % 10**9}"  # found by command line: pids differ inside a pid namespace
     s = session({"spawn.py": f"""
         import subprocess
         def spawn():
-            return subprocess.Popen(["sleep", "1000"], start_new_session=False,
+            return subprocess.Popen(["sleep", "{marker}"], start_new_session=False,
                                     process_group={0 if how == "own group" else None}).pid
     """})
-    pid = s.call("spawn", "spawn").value
-    assert running(pid)
+    assert s.call("spawn", "spawn").ok
+    assert processes_with(marker)
     s.close()
     deadline = time.monotonic() + 2
-    while running(pid) and time.monotonic() < deadline:
+    while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert not running(pid)
+    assert not processes_with(marker)
 
 
 @needs_proc
 def test_a_timeout_kills_the_background_processes_too(session):
-    s = session({"spawn.py": """
+    marker = f"1000.{uuid.uuid4().int % 10**9}"
+    s = session({"spawn.py": f"""
         import subprocess, time
-        def spawn_and_hang(path):
-            p = subprocess.Popen(["sleep", "1000"])
-            open(path, "w").write(str(p.pid))
+        def spawn_and_hang():
+            subprocess.Popen(["sleep", "{marker}"])
             time.sleep(100)
     """})
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "pid")
-        r = s.call("spawn", "spawn_and_hang", (path,))
-        assert r.kind == "timeout"
-        pid = int(open(path).read())
-    time.sleep(0.05)
-    assert not running(pid)
+    r = s.call("spawn", "spawn_and_hang")
+    assert r.kind == "timeout"
+    deadline = time.monotonic() + 2
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not processes_with(marker)
 
 
 def test_one_failing_part_leaves_the_others_whole(session):
