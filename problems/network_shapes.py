@@ -271,7 +271,7 @@ def _is_number(text: str) -> bool:
 
 def _split_shape(body: str) -> tuple[str | None, str]:
     """``"96x55x55, 34,944"`` -> ``("96x55x55", "34,944")``; brackets allowed."""
-    if body[:1] in "([":
+    if body and body[0] in "([":
         close = body.find(")" if body[0] == "(" else "]")
         if close < 0:
             return None, ""

@@ -74,9 +74,11 @@ def check_array(value: Any, expected: np.ndarray, what: str) -> str | None:
 def heatmap(got: np.ndarray, expected: np.ndarray) -> dict[str, Any] | None:
     """|got - expected| of the first sample and channel (the first 2-D slice),
     cut to at most HEATMAP_SIDE x HEATMAP_SIDE, scaled to 0..1, for a picture."""
-    if got.shape != expected.shape or got.ndim < 2:
+    if got.shape != expected.shape or got.ndim < 2 or got.size == 0:
         return None
     diff = np.abs(np.asarray(got, dtype=np.float64) - expected)
+    if not np.isfinite(diff).all():
+        return None
     index = np.unravel_index(int(np.argmax(diff)), diff.shape)
     plane = diff[index[:-2]] if diff.ndim > 2 else diff
     plane = plane[:HEATMAP_SIDE, :HEATMAP_SIDE]

@@ -1,12 +1,13 @@
 """The speed test: the student's forward + backward against the references,
 interleaved, median of repeats.
 
-The student's functions run in a session of their own (after the correctness
-tests); the references run in a second child started with the same limits,
-with no student code in it, so a submission can neither call the references
-to look fast nor slow them down.  Calls alternate between the two, so load
-on the machine hits both alike.  Each time is the function alone, measured in
-its child.
+The student's functions run in the part's own child (after its correctness
+tests); the references run in a child with no student code in it, so a
+submission can neither call the references to look fast nor slow them down.
+Calls alternate between the two, so load on the machine hits both alike.
+Each time is the parent's wall clock around the call: the same small
+transfer overhead for both, and unlike the child's own timing it cannot be
+forged by student code.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def _pair(session: Session, part: str, spec: PartSpec | None, args: tuple, dout:
         backward = session.call(spec.module, spec.backward, (dout, cache), repeat=repeat)
     if not backward.ok:
         return backward.error or "the backward failed"
-    return (forward.duration_s or 0.0) + (backward.duration_s or 0.0)
+    # The parent's wall clock around each call, for the student and the references alike: the
+    # child's own timings could be forged by student code (the channel is theirs to write).
+    return forward.wall_s + backward.wall_s
 
 
 def ratio_text(ratio: float, what: str) -> str:

@@ -153,6 +153,7 @@ def read_responses(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, 
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
+    csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # a pasted essay is one long cell, not an error
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         rows = list(reader)
