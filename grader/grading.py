@@ -90,6 +90,13 @@ def _integrity_test(part: str, findings: list[integrity.Finding], points: float)
                       {"passed": False, "findings": [f.__dict__ for f in findings]})
 
 
+def hidden_folders() -> tuple[str, ...]:
+    """What a child that runs student code must not read: the reference implementations."""
+    from grader import reference
+
+    return (str(Path(reference.__file__).resolve().parent),)
+
+
 _REFERENCES: dict[Limits, tuple[Session, tempfile.TemporaryDirectory]] = {}
 
 
@@ -127,7 +134,7 @@ def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config,
     others = tuple(s.file for s in detect(root).parts if s.part not in NUMPY_PARTS)
     findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others) if part in NUMPY_PARTS else []
     speed_points = cfg.points.get("speed", 0.0)
-    with Session(root, limits) as session:
+    with Session(root, limits, hidden=hidden_folders()) as session:
         checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
         tests = checker.run()
         correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))

@@ -344,7 +344,9 @@ def grade_transfer(root: Path, limits, points: dict[str, float], seed: int, devi
     limits = replace(limits, memory_mb=memory, call_timeout_s=max(limits.call_timeout_s, 60.0))
     train_seed = derive_seed(seed, "transfer") % (2**31)
     students: dict[str, Run] = {}
-    with Session(root, limits, preload=("numpy", "torch")) as session:
+    from grader.grading import hidden_folders
+
+    with Session(root, limits, preload=("numpy", "torch"), hidden=hidden_folders()) as session:
         for mode in MODES:
             if not session.alive:
                 session.restart()

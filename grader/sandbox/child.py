@@ -169,6 +169,10 @@ def confine(spec: dict) -> tuple[str, list[str]]:
             os.makedirs(scratch, exist_ok=True)
         else:
             notes.append("no private /tmp: the grader's own files live under /tmp")
+        for folder in spec.get("hidden", []):  # e.g. the references: an empty, read-only folder in their place
+            if os.path.isdir(folder):
+                mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
+                notes.append(f"hidden: {folder}")
         mount(f"/proc/self/fd/{scratch_fd}", scratch, None, MS_BIND)
         mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
         os.close(scratch_fd)

@@ -164,6 +164,8 @@ class Session:
     - hardening: which of ``HARDENING`` to apply where the OS allows (None: ``DEFAULT_HARDENING``):
       "network" (no network), "processes" (a pid namespace: whatever the child starts dies with
       it), "filesystem" (read-only outside the scratch folder, private /tmp, /dev/shm and /dev)
+    - hidden: folders the child must not read (the grader's references), covered by an empty
+      read-only tmpfs where "filesystem" applies (noted in ``start_notes``)
 
     Attributes for reports: ``pid``, ``alive``, ``dead_reason`` (why calls no
     longer run), ``startup_s`` (seconds until the child was ready),
@@ -174,7 +176,7 @@ class Session:
     """
 
     def __init__(self, submission_dir, limits: Limits | None = None, *, allowed_modules=None, preload=("numpy",),
-                 hardening=None):
+                 hardening=None, hidden=()):
         self.submission_dir = Path(submission_dir)
         if not self.submission_dir.is_dir():
             raise InputFileError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
@@ -184,6 +186,7 @@ class Session:
         self.allowed_modules = None if allowed_modules is None else sorted(set(allowed_modules))
         self.preload = tuple(preload)
         self.hardening = tuple(DEFAULT_HARDENING if hardening is None else hardening)
+        self.hidden = tuple(str(Path(h).resolve()) for h in hidden)
         if not set(self.hardening) <= set(HARDENING):
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
         self.closed = False
@@ -287,6 +290,7 @@ class Session:
                 "scratch": str(self._scratch), "cwd": str(folder), "tmpfs_mb": TMPFS_MB,
                 "host_mnt_ns": _mount_namespace(), "code": str(Path(__file__).parent),
                 "needed": config["library_paths"] + [sys.prefix, sys.base_prefix, sys.exec_prefix],
+                "hidden": list(self.hidden),
             }
         ready, ex = self._launch(folder, home, config, unshare, started)
         genuine = isinstance(ready, dict) and isinstance(ready.get("error"), str) and not ready.get("confinement_failed")
