@@ -120,7 +120,7 @@ class ClassResult:
                     if part.feedback:
                         seen.add(part.feedback)
             counts.update(seen)
-        return counts.most_common(top)
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]  # ties in a stable order
 
     def summary(self) -> str:
         lines = [f"graded {len(self.rows)} student(s)"]
