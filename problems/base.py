@@ -20,6 +20,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
@@ -314,14 +315,9 @@ class Problem(ABC):
 
     def telling_mistakes(self, params: dict[str, Any]) -> list[Mistake]:
         """The mistakes whose answer differs from the right one in some part:
-        the ones a response can reveal."""
-        fmt = self.answer_format
-        right = {path: (leaf, v) for path, leaf, v in fmt.leaves(self.solve(params))}
-        out = []
-        for m in self.mistakes(params):
-            if any(path in right and not right[path][0].same(right[path][1], v) for path, _, v in fmt.leaves(m.answer)):
-                out.append(m)
-        return out
+        the ones a response can reveal.  (Cached by parameters: sampling,
+        grading and every export ask for them again.)"""
+        return list(_telling(self, json.dumps(params, sort_keys=True)))
 
     # -- stage 4: what people read
 
@@ -371,6 +367,18 @@ class Problem(ABC):
         status = "correct" if right == len(parts) else ("partial" if right else "wrong")
         mistakes = tuple(dict.fromkeys(k for p in parts for k in p.mistakes))
         return Grade(score, status, _feedback(parts, status), mistakes, tuple(parts))
+
+
+@lru_cache(maxsize=8192)
+def _telling(problem: Problem, key: str) -> tuple[Mistake, ...]:
+    params = json.loads(key)
+    fmt = problem.answer_format
+    right = {path: (leaf, v) for path, leaf, v in fmt.leaves(problem.solve(params))}
+    out = []
+    for m in problem.mistakes(params):
+        if any(path in right and not right[path][0].same(right[path][1], v) for path, _, v in fmt.leaves(m.answer)):
+            out.append(m)
+    return tuple(out)
 
 
 def key_present(raw: Mapping[str, Any], name: str) -> bool:

@@ -156,8 +156,10 @@ def cloze_part(question: Question, leaves: list, wrong: dict[str, list[tuple[Any
     rows = []
     for path, leaf, value in leaves:
         if isinstance(leaf, Matrix):
+            known = _parsed(wrong.get(path, []))  # each mistake's matrix read once, not once a cell
+            cell = Number(leaf.atol, leaf.rtol)
             cells = [
-                [cloze_code(Number(leaf.atol, leaf.rtol), v, _cell_mistakes(wrong.get(path, []), i, j))
+                [cloze_code(cell, v, [(m[i][j], fb) for m, fb in known if i < len(m) and j < len(m[i])])
                  for j, v in enumerate(row)]
                 for i, row in enumerate(leaf.parse(value))
             ]
@@ -168,12 +170,12 @@ def cloze_part(question: Question, leaves: list, wrong: dict[str, list[tuple[Any
     return "".join(rows)
 
 
-def _cell_mistakes(mistakes: list[tuple[Any, str]], i: int, j: int) -> list[tuple[Any, str]]:
+def _parsed(mistakes: list[tuple[Any, str]]) -> list[tuple[tuple[tuple[float, ...], ...], str]]:
     out = []
     for matrix, fb in mistakes:
         try:
-            out.append((Matrix().parse(matrix)[i][j], fb))
-        except (IndexError, ValueError):
+            out.append((Matrix().parse(matrix), fb))
+        except ValueError:  # InvalidResponse included: a mistake that is no matrix has no cells
             continue
     return out
 
