@@ -18,6 +18,7 @@ import secrets
 import shutil
 import tempfile
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -30,6 +31,7 @@ from grader.errors import UsageError
 from grader.layouts import PartSpec, detect
 from grader.results import PARTS, Report, TestResult
 from grader.sandbox import Limits, Session, probe
+from grader.sandbox.session import NOTICES, VIOLATIONS, Event, Rules
 
 NUMPY_PARTS = ("conv", "max_pool", "avg_pool")
 DEVICES = ("cpu", "cuda", "auto")
@@ -80,21 +82,83 @@ def _scale(tests: list[TestResult], points: dict[str, float]) -> list[TestResult
     return out
 
 
-def _integrity_test(part: str, findings: list[integrity.Finding], points: float) -> TestResult:
-    if not findings:
-        return TestResult(f"{part} integrity: allowed libraries", part, "integrity", points, points,
-                          "uses only allowed libraries", {"passed": True})
-    where = "; ".join(f"{f.file}, line {f.line}: {f.what}" for f in findings[:5])
-    return TestResult(f"{part} integrity: allowed libraries", part, "integrity", points, 0.0,
-                      f"uses a library this part may not use ({where}): the {part} part earns no points",
-                      {"passed": False, "findings": [f.__dict__ for f in findings]})
+def integrity_tests(part: str, findings: list[integrity.Finding], events: list[Event],
+                    libraries: bool = True, protections: dict | None = None) -> list[TestResult]:
+    """The part's integrity tests (max_score 1 each, scaled later): "allowed libraries" (the
+    static scan and the imports the guard refused; numpy parts only) and "sandbox rules"
+    (everything else its sessions noticed, violations first; its details carry the
+    ``protections`` the part's child actually had)."""
+    tests = []
+    imports = [e for e in events if e.code == "forbidden-import"]
+    if libraries:
+        name = f"{part} integrity: allowed libraries"
+        if not (findings or imports):
+            tests.append(TestResult(name, part, "integrity", 1.0, 1.0, "uses only allowed libraries", {"passed": True}))
+        else:
+            where = [f"{f.file}, line {f.line}: {f.what}" for f in findings[:5]] + [e.detail for e in imports[:5]]
+            tests.append(TestResult(
+                name, part, "integrity", 1.0, 0.0,
+                f"forbidden library: uses a library this part may not use ({'; '.join(where)}): "
+                f"the {part} part earns no points",
+                {"passed": False, "findings": [f.__dict__ for f in findings], "events": [e.__dict__ for e in imports]}))
+    rest = sorted((e for e in events if e.code != "forbidden-import"), key=lambda e: not e.violation)
+    name = f"{part} integrity: sandbox rules"
+    if not rest:
+        tests.append(TestResult(name, part, "integrity", 1.0, 1.0, "stayed within the sandbox's rules",
+                                {"passed": True, "protections": protections or {}}))
+        return tests
+    lines = [f"{(VIOLATIONS | NOTICES)[e.code]}: {e.detail}" for e in rest[:8]]
+    if len(rest) > 8:
+        lines.append(f"and {len(rest) - 8} more")
+    if any(e.violation for e in rest):
+        head = f"broke the sandbox's rules, so the {part} part earns no points"
+    else:
+        head = "did what a sandbox has to stop (no points lost here: the other tests say what it cost)"
+    tests.append(TestResult(name, part, "integrity", 1.0, 0.0, f"{head}: " + "; ".join(lines),
+                            {"passed": False, "events": [e.__dict__ for e in rest], "protections": protections or {}}))
+    return tests
 
 
-def hidden_folders() -> tuple[str, ...]:
-    """What a child that runs student code must not read: the reference implementations."""
+def zero_on_violation(tests: list[TestResult], findings, events: list[Event]) -> list[TestResult]:
+    """Every non-integrity test scores 0 when the part cheated (a forbidden library, a violation)."""
+    violations = [e for e in events if e.violation]
+    if not (findings or violations):
+        return tests
+    why = "forbidden library used" if findings or any(e.code == "forbidden-import" for e in violations) else \
+        VIOLATIONS[violations[0].code]
+    return [t if t.kind == "integrity" else
+            replace(t, score=0.0, feedback=f"no points: {why} (see the integrity tests). {t.feedback}")
+            for t in tests]
+
+
+def hidden_folders(forbidden: Sequence[str] = ()) -> tuple[str, ...]:
+    """What a child that runs student code must not read: the reference implementations, and
+    the installed packages of the ``forbidden`` modules (a numpy part's child sees no torch)."""
     from grader import reference
 
-    return (str(Path(reference.__file__).resolve().parent),)
+    folders = [str(Path(reference.__file__).resolve().parent)]
+    for name in forbidden:
+        if "." in name:  # a submodule ("scipy.signal"): finding it would import its package; the guard covers it
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folders.append(str(Path(location).resolve()))
+    return tuple(folders)
+
+
+def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
+    """What student code may not read besides the hidden folders: the grader's own packages
+    (the problem bank, templates) and the assignment's configuration."""
+    import grader
+    from grader import problems
+
+    paths = {str(Path(p).resolve()) for p in (*grader.__path__, *problems.__path__)}
+    if cfg is not None and cfg.source != "default" and Path(cfg.source).is_file():
+        paths.add(str(Path(cfg.source).resolve()))
+    return tuple(sorted(paths))
 
 
 _REFERENCES: dict[Limits, tuple[Session, tempfile.TemporaryDirectory]] = {}
@@ -129,12 +193,16 @@ def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config,
         from grader.checks.transfer import Task, grade_transfer
 
         task = Task.from_spec(cfg.transfer_task) if cfg.transfer_task else None
-        tests, speed = grade_transfer(root, limits, cfg.points, seed, truth.device, task)
-        return _scale(tests, cfg.points) + speed
+        tests, speed, events, protections = grade_transfer(root, limits, cfg.points, seed, truth.device, task,
+                                                           protected=protected_paths(cfg))
+        tests = _scale(tests + integrity_tests(part, [], events, False, protections), cfg.points) + speed
+        return zero_on_violation(tests, [], events)
     others = tuple(s.file for s in detect(root).parts if s.part not in NUMPY_PARTS)
-    findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others) if part in NUMPY_PARTS else []
+    findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others)
     speed_points = cfg.points.get("speed", 0.0)
-    with Session(root, limits, hidden=hidden_folders()) as session:
+    rules = Rules(forbidden_modules=cfg.forbidden)
+    with Session(root, limits, hidden=hidden_folders(cfg.forbidden), protected=protected_paths(cfg),
+                 rules=rules) as session:
         checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
         tests = checker.run()
         correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
@@ -147,14 +215,23 @@ def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config,
             speed = TestResult(f"{part} speed", part, "speed", speed_points, 0.0,
                                "not timed: make the forward and backward tests pass first",
                                {"passed": speed_points == 0})
-    tests = _scale(tests, cfg.points)
+        events, protections = list(session.events), dict(session.protections)
+    tests = _scale(tests + integrity_tests(part, findings, events, protections=protections), cfg.points)
     tests.append(speed)
-    tests.append(_integrity_test(part, findings, cfg.points.get("integrity", 0.0)))
-    if findings:
-        tests = [t if t.kind == "integrity" else
-                 replace(t, score=0.0, feedback=f"no points: forbidden library used (see the integrity test). {t.feedback}")
-                 for t in tests]
-    return tests
+    return zero_on_violation(tests, findings, events)
+
+
+PART_KINDS = {"transfer": ("structure", "accuracy", "speed", "integrity")}
+LAYER_KINDS = ("forward", "backward", "numeric-gradient", "speed", "integrity")
+
+
+def _not_graded(part: str, cfg: config_module.Config, exc: Exception) -> TestResult:
+    """One failed test worth the whole part, for a part the grader itself failed to grade."""
+    points = sum(cfg.points.get(kind, 0.0) for kind in PART_KINDS.get(part, LAYER_KINDS))
+    text = f"{type(exc).__name__}: {exc}"
+    return TestResult(f"{part}: not graded (internal grader error)", part, "forward", points, 0.0,
+                      f"the grader failed while grading this part ({text[:300]}); this is not your code's fault: "
+                      "tell your instructor, who can re-run it with GRADER_DEBUG=1", {"passed": False, "error": text})
 
 
 def grade_submission(
@@ -185,7 +262,15 @@ def grade_submission(
             if wanted is not None or part != "transfer":
                 report.notes.append(f"the {layout.name} layout has no {part} part: not run")
             continue
-        report.tests.extend(grade_part(root.resolve(), part, spec, cfg, seed, truth, limits))
+        try:
+            report.tests.extend(grade_part(root.resolve(), part, spec, cfg, seed, truth, limits))
+        except UsageError:  # the instructor's configuration (a broken task file): exit 2 with one line
+            raise
+        except Exception as exc:  # noqa: BLE001 - the grader's own failure: this part fails, the rest go on
+            if os.environ.get("GRADER_DEBUG"):
+                traceback.print_exc()
+            report.tests.append(_not_graded(part, cfg, exc))
+            report.notes.append(f"internal error while grading {part}: {type(exc).__name__}: {exc}")
     if wanted:
         for part in wanted:
             if part not in cfg.parts:

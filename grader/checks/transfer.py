@@ -27,6 +27,7 @@ import numpy as np
 
 from grader.results import TestResult
 from grader.sandbox import Session
+from grader.sandbox.session import Rules
 
 MODES = ("feature_extractor", "fine_tune")
 _REFERENCE_RUNS: dict[tuple, dict[str, "Run"]] = {}
@@ -331,9 +332,12 @@ def judge_speed(run: Run, reference: Run, points: float) -> TestResult:
 
 
 def grade_transfer(root: Path, limits, points: dict[str, float], seed: int, device: str,
-                   task: Task | None = None) -> tuple[list[TestResult], list[TestResult]]:
-    """The transfer tests (structure and accuracy, both modes) and the speed
-    tests: the student's pipeline and the reference's, each in its own child."""
+                   task: Task | None = None, protected=()) -> tuple[list[TestResult], list[TestResult], list, dict]:
+    """The transfer tests (structure and accuracy, both modes), the speed tests, what the
+    student's session noticed (``Event``s, for the integrity test) and the protections it
+    had: the student's
+    pipeline and the reference's, each in its own child.  Student code may not read
+    ``protected`` paths, except the folder of the trusted harness it runs next to."""
     import tempfile
     from dataclasses import replace
 
@@ -346,11 +350,14 @@ def grade_transfer(root: Path, limits, points: dict[str, float], seed: int, devi
     students: dict[str, Run] = {}
     from grader.grading import hidden_folders
 
-    with Session(root, limits, preload=("numpy", "torch"), hidden=hidden_folders()) as session:
+    rules = Rules(native_code=True, readable=(str(_harness().parent),))  # torch loads native code as it goes
+    with Session(root, limits, preload=("numpy", "torch"), hidden=hidden_folders(), protected=protected,
+                 rules=rules) as session:
         for mode in MODES:
             if not session.alive:
                 session.restart()
             students[mode] = run_pipeline(session, mode, task, train_seed, device, student=True)
+        events, protections = list(session.events), dict(session.protections)
     key = (train_seed, device, id(task))
     if key not in _REFERENCE_RUNS:  # the reference does the same on every submission of a run: once
         with tempfile.TemporaryDirectory() as empty, Session(empty, limits, preload=("numpy", "torch")) as session:
@@ -360,4 +367,4 @@ def grade_transfer(root: Path, limits, points: dict[str, float], seed: int, devi
     for mode in MODES:
         tests += judge_structure(students[mode], task)
         tests.append(judge_accuracy(students[mode], references[mode], task))
-    return tests, [judge_speed(students[m], references[m], points.get("speed", 0.0)) for m in MODES]
+    return tests, [judge_speed(students[m], references[m], points.get("speed", 0.0)) for m in MODES], events, protections

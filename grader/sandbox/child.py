@@ -85,6 +85,12 @@ def set_limits(limits: dict) -> list[str]:
         wanted.append(("RLIMIT_CPU", limits["cpu_s"], limits["cpu_s"] + 1))  # SIGXCPU first, SIGKILL a second later
     if limits.get("file_size_mb") is not None:
         wanted.append(("RLIMIT_FSIZE", limits["file_size_mb"] << 20, limits["file_size_mb"] << 20))
+    if limits.get("processes") is not None:  # counts every process and thread of this user id
+        wanted.append(("RLIMIT_NPROC", limits["processes"], limits["processes"]))
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            notes.append("RLIMIT_NPROC does not bind root: the number of processes is not limited")
+    if limits.get("open_files") is not None:
+        wanted.append(("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]))
     for name, soft, hard in wanted:
         which = getattr(resource, name, None)
         if which is None:
@@ -105,7 +111,8 @@ def set_limits(limits: dict) -> list[str]:
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 KEPT_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
-READ_ONLY = "read-only outside scratch (mount namespace, private /tmp and /dev, capabilities dropped)"
+READ_ONLY = ("read-only outside scratch (mount namespace; the submission's copy too; private tmpfs $TMPDIR, /tmp, "
+             "/dev/shm and a minimal /dev)")
 
 
 def confine(spec: dict) -> tuple[str, list[str]]:
@@ -157,6 +164,7 @@ def confine(spec: dict) -> tuple[str, list[str]]:
             mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "size=1m,mode=755")
             for name, st in devices.items():
                 os.mknod(os.path.join("/dev", name), 0o020000 | (st.st_mode & 0o777), st.st_rdev)
+                os.chmod(os.path.join("/dev", name), st.st_mode & 0o777)  # mknod obeys the umask
             for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                                  ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
                 os.symlink(target, os.path.join("/dev", name))
@@ -173,17 +181,58 @@ def confine(spec: dict) -> tuple[str, list[str]]:
             if os.path.isdir(folder):
                 mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
                 notes.append(f"hidden: {folder}")
+        user = spec.get("user")
+        if user:  # folders the sandbox's user could not reach (a 0700 /root above Python): show only what it needs
+            notes += expose(mount, needed, user["uid"])
         mount(f"/proc/self/fd/{scratch_fd}", scratch, None, MS_BIND)
         mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
         os.close(scratch_fd)
-        os.chdir(spec["cwd"])  # the old cwd lies on the read-only view
+        home, folder = spec["home"], spec["cwd"]
+        mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(spec['tmpfs_mb'])}m,mode=700")
+        mount(folder, folder, None, MS_BIND | MS_REC)  # the submission's copy: read-only too
+        mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.chdir(folder)  # the old cwd lies on the read-only view
     except Exception as exc:  # noqa: BLE001  half done: the parent starts an unconfined child instead
         raise ConfinementError(f"{type(exc).__name__}: {exc}") from None
-    try:
-        drop_capabilities(libc)
-    except OSError as exc:
-        return f"read-only outside scratch, but capabilities kept (could be undone): {exc}", notes
     return READ_ONLY, notes
+
+
+def expose(mount, needed: list[str], uid: int) -> list[str]:
+    """Let ``uid`` reach the folders in ``needed`` that lie under a folder it may not enter.
+
+    For each such folder (``/root``, mode 0700, holding a pyenv Python), an empty read-only
+    tmpfs covers it and only the entries on the way to ``needed`` come back, bind-mounted
+    read-only from the original: the rest of that folder stays out of sight."""
+    notes, closed = [], {}
+    for path in needed:
+        parts = os.path.abspath(path).split(os.sep)[1:]
+        for depth in range(1, len(parts)):
+            folder = os.sep + os.path.join(*parts[:depth])
+            try:
+                st = os.stat(folder)
+            except OSError:
+                break
+            if not (st.st_mode & 0o001 or st.st_uid == uid):
+                closed.setdefault(folder, set()).add(parts[depth])
+                break
+    for folder, entries in sorted(closed.items(), key=lambda item: len(item[0])):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=755")
+            for entry in sorted(entries):
+                target = os.path.join(folder, entry)
+                source = f"/proc/self/fd/{fd}/{entry}"
+                if os.path.isdir(source):
+                    os.mkdir(target)
+                else:
+                    open(target, "wb").close()
+                mount(source, target, None, MS_BIND | MS_REC)
+                mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+            mount(None, folder, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        finally:
+            os.close(fd)
+        notes.append(f"{folder} is closed to the sandbox's user: only {', '.join(sorted(entries))} shown in it")
+    return notes
 
 
 def become_init(fd: int) -> None:
@@ -212,25 +261,261 @@ class ConfinementError(Exception):
     """Setting up the mounts failed half-way; this child must not run student code."""
 
 
-def drop_capabilities(libc) -> None:
-    """Empty the bounding, ambient, effective, permitted and inheritable capability sets:
-    root in the child can then no longer remount, mknod, raise hard limits, or regain them by exec."""
-    import ctypes
+def drop_privileges(user: dict | None, needed: list[str], home: str) -> tuple[str, list[str]]:
+    """As root: switch to the sandbox's user (``user``: uid, gid, name) when it can read
+    every folder in ``needed`` (it gets ``home``), and drop every capability either way; as anyone else,
+    nothing to drop.  Returns a line for reports and notes.
 
-    PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
-    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    for cap in range(64):
-        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            break  # EINVAL past the last capability this kernel knows
-    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    data = (ctypes.c_uint32 * 6)()
-    if libc.capset(header, data) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"capset: {os.strerror(err)}")
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"no_new_privs: {os.strerror(err)}")
+    After this, student code cannot remount, mknod, raise hard limits, regain privileges
+    by exec (no_new_privs), or (as another user) write the grader's files, signal the
+    grader or escape RLIMIT_NPROC."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return "the grader's own user (not root: no other user to switch to)", []
+    notes, line = [], "root, every capability dropped"
+    if user:
+        blocked = _unreadable(needed, user["uid"], user["gid"])
+        if blocked:
+            line = f"root, every capability dropped (not {user['name']}: it cannot read {blocked})"
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+        for cap in range(64):
+            if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                break  # EINVAL past the last capability this kernel knows (EPERM: not allowed to)
+        libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+        if user and line.startswith("root,") and "(not" not in line:
+            os.chown(home, user["uid"], user["gid"])
+            os.setgroups([])
+            os.setgid(user["gid"])
+            os.setuid(user["uid"])  # from uid 0 to another: the kernel clears every capability
+            line = f"uid {user['uid']} ({user['name']}), no capabilities"
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
+            raise OSError(ctypes.get_errno(), "capset")
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "no_new_privs")
+    except OSError as exc:
+        if os.geteuid() == 0:
+            line = f"root, capabilities kept (could not drop them: {exc.strerror or exc})"
+        notes.append(f"privilege drop incomplete: {exc}")
+    return line, notes
+
+
+def _unreadable(needed: list[str], uid: int, gid: int) -> str | None:
+    """The first of ``needed`` that ``uid`` could not read (or enter), tried with seteuid."""
+    modes = [(path, os.R_OK | (os.X_OK if os.path.isdir(path) else 0)) for path in needed if os.path.exists(path)]
+    os.setgroups([])
+    os.setegid(gid)
+    os.seteuid(uid)
+    try:
+        for path, mode in modes:  # (looked up as root: as uid, a path it cannot reach does not "exist")
+            if not os.access(path, mode, effective_ids=True):
+                return path
+        return None
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+# ---------------------------------------------------------------- the guard: an audit hook
+
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+PROCESS_EVENTS = frozenset({"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+                            "subprocess.Popen", "pty.spawn"})
+NETWORK_EVENTS = frozenset({"socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
+                            "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
+                            "socket.getnameinfo", "socket.sethostname"})
+NATIVE_EVENTS = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.call_function",
+                           "ctypes.cdata", "ctypes.PyObj_FromPtr"})
+INTROSPECTION_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents"})
+# event -> (indexes of the path arguments it changes, index of its dir_fd argument or None)
+PATH_EVENTS = {
+    "os.mkdir": ((0,), 2), "os.remove": ((0,), 1), "os.rmdir": ((0,), 1), "os.rename": ((0, 1), 2),
+    "os.symlink": ((1,), 2), "os.link": ((1,), 3), "os.chmod": ((0,), 2), "os.chown": ((0,), 3),
+    "os.truncate": ((0,), None), "os.utime": ((0,), 3), "shutil.rmtree": ((0,), None),
+    "os.setxattr": ((0,), None), "os.removexattr": ((0,), None), "os.chflags": ((0,), None),
+}
+MAX_EVENTS = 40
+
+
+def install_guard(rules: dict, record) -> None:
+    """Watch what the child does from now on with an audit hook (PEP 578), which nothing in
+    Python can remove, and refuse what ``rules`` forbid; ``record(code, detail)`` hears of each.
+
+    Refused: imports of ``rules["forbidden"]`` modules and of the grader, reading the
+    ``protected`` folders, writing (or creating, renaming, removing) anything outside the
+    ``writable`` ones, starting processes, signalling other processes, the network, native
+    code through ctypes (each unless the rules allow it), and gc's object walks (which could
+    reach this hook's state).  A refusal raises in the student's code, as the OS would.
+    Native code that is already loaded can do what it likes: the namespaces and the user
+    switch are the wall; this is the part that can say why."""
+    forbidden = tuple(rules["forbidden"])
+    blocked = tuple(rules["blocked"])
+    protected = tuple(os.path.join(p, "") for p in rules["protected"])
+    readable = tuple(os.path.join(p, "") for p in rules["readable"]) + tuple(OWN_FILES)
+    writable = tuple(os.path.join(p, "") for p in rules["writable"]) + ("/dev/", "/proc/self/")
+    allow_processes, allow_network, allow_native = rules["processes"], rules["network"], rules["native_code"]
+    me = os.getpid()
+    busy = [False]
+
+    def where(path, dir_fd=None) -> str | None:
+        if isinstance(path, int) or path is None:
+            return None
+        path = os.fsdecode(path)
+        if not os.path.isabs(path) and isinstance(dir_fd, int):
+            path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+        return os.path.realpath(path)
+
+    def refuse(code: str, detail: str, error: type = PermissionError):
+        record(code, detail)
+        raise error(f"not allowed in the grader's sandbox: {detail}")
+
+    def check_write(path) -> None:
+        if path is not None and not (path + os.sep).startswith(writable) and path not in ("/dev/null",):
+            refuse("write", f"wrote outside its scratch folder ($TMPDIR): {path}")
+
+    def on_import(args) -> None:
+        name = args[0] if args and isinstance(args[0], str) else ""
+        for module in blocked:
+            if name == module or name.startswith(module + "."):
+                refuse("grader", f"tried to import the grader ({name})", ModuleNotFoundError)
+        for module in forbidden:
+            if name == module or name.startswith(module + "."):
+                refuse("forbidden-import", f"imported a forbidden library at run time: {name}", ModuleNotFoundError)
+
+    def on_open(args) -> None:
+        path = where(args[0])
+        if path is None:
+            return
+        mode, flags = (args + (None, None))[1:3]
+        writing = (isinstance(flags, int) and flags & WRITE_FLAGS) or (isinstance(mode, str) and set(mode) & set("wax+"))
+        if writing:
+            check_write(path)
+        elif (path + os.sep).startswith(protected) and not (path + os.sep).startswith(readable) and path not in OWN_FILES:
+            refuse("grader", f"tried to read the grader's files: {path}")
+
+    def on_path(event, args) -> None:
+        indexes, fd_index = PATH_EVENTS[event]
+        dir_fd = args[fd_index] if fd_index is not None and len(args) > fd_index else None
+        for i in indexes:
+            if i < len(args):
+                check_write(where(args[i], dir_fd))
+
+    def on_kill(event, args) -> None:
+        if event == "os.kill" and args and args[0] == me:
+            return
+        refuse("signal", f"tried to send signal {args[1] if len(args) > 1 else '?'} to process {args[0] if args else '?'}")
+
+    def hook(event: str, args: tuple) -> None:
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            if event == "open":
+                on_open(args)
+            elif event == "import":
+                on_import(args)
+            elif event in PATH_EVENTS:
+                on_path(event, args)
+            elif event in PROCESS_EVENTS and not allow_processes:
+                refuse("process", f"tried to start a process ({event})")
+            elif event in ("os.kill", "os.killpg"):
+                on_kill(event, args)
+            elif event in NETWORK_EVENTS and not allow_network:
+                refuse("network", f"tried to use the network ({event} {_text(args[1:2] or '')})")
+            elif event in NATIVE_EVENTS and not allow_native:
+                refuse("native-code", f"tried to run native code through ctypes ({event})")
+            elif event in INTROSPECTION_EVENTS:
+                refuse("tamper", f"tried to walk the interpreter's objects ({event})")
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
+
+
+# Functions a submission might replace to fool a comparison made in its own process.
+WATCHED = {
+    "numpy": ("allclose", "isclose", "array_equal", "array_equiv", "asarray", "array", "testing.assert_allclose",
+              "testing.assert_array_equal", "testing.assert_array_almost_equal", "testing.assert_almost_equal",
+              "testing.assert_equal"),
+    "torch": ("allclose", "isclose", "equal", "testing.assert_close", "Tensor.requires_grad", "Tensor.grad",
+              "nn.Module.parameters", "nn.Module.named_parameters", "nn.Module.state_dict", "nn.Module.__call__",
+              "optim.Optimizer.step", "optim.Optimizer.zero_grad"),
+}
+
+
+class Watch:
+    """Notices functions of numpy, torch and builtins that student code replaced.
+
+    Comparisons happen in the parent, so a replacement fools nothing; it is reported
+    because trying is the point.  What was loaded at the start is compared by identity;
+    what loads later (numpy.testing) must come from its own package."""
+
+    def __init__(self):
+        import builtins
+
+        self.builtins = builtins
+        self.original_builtins = dict(vars(builtins))
+        self.original = {}
+        for package, names in WATCHED.items():
+            for name in names:
+                found = _lookup(package, name)
+                if found is not _MISSING:
+                    self.original[f"{package}.{name}"] = found
+        self.seen: set[str] = set()
+
+    def changes(self) -> list[str]:
+        found = []
+        current = vars(self.builtins)
+        for name, value in self.original_builtins.items():
+            if name != "_" and current.get(name, _MISSING) is not value:
+                found.append(f"builtins.{name}")
+        for package, names in WATCHED.items():
+            if package not in sys.modules:
+                continue
+            for name in names:
+                dotted = f"{package}.{name}"
+                value = _lookup(package, name)
+                if value is _MISSING:
+                    continue
+                if dotted in self.original:
+                    if value is not self.original[dotted]:
+                        found.append(dotted)
+                elif not str(getattr(value, "__module__", None) or "").startswith(package):
+                    found.append(dotted)
+        fresh = [name for name in found if name not in self.seen]
+        self.seen.update(fresh)
+        return fresh
+
+
+_MISSING = object()
+
+
+def _lookup(package: str, dotted: str):
+    obj = sys.modules.get(package, _MISSING)
+    for part in dotted.split("."):
+        if obj is _MISSING:
+            return _MISSING
+        try:
+            obj = inspect_static(obj, part)
+        except AttributeError:
+            return _MISSING
+    return obj
+
+
+def inspect_static(obj, name: str):
+    """``getattr`` without running descriptors or module ``__getattr__`` (lazy imports)."""
+    import inspect
+
+    if isinstance(obj, types.ModuleType):
+        try:
+            return vars(obj)[name]
+        except KeyError:
+            raise AttributeError(name) from None
+    return inspect.getattr_static(obj, name)
 
 
 class ImportPolicy:
@@ -293,6 +578,8 @@ class Child:
         self.refs: dict[int, object] = {}
         self.trusted_packages: dict[str, str] = {}
         self.notes: list[str] = []
+        self.events: list[list[str]] = []  # [code, detail]: what the guard, the watch and the checks saw
+        self.watch: Watch | None = None
         self.reserve = bytearray(1 << 20)  # given back on MemoryError, so that reporting it has room
 
     # --- requests and replies
@@ -328,6 +615,7 @@ class Child:
                 "ok": False, "value": None, "kind": "result", "traceback": None,
                 "error": f"the result could not be sent back: {text}",
                 "durations": message.get("durations", []), "notes": message.get("notes", []),
+                "events": message.get("events", []),
             })
         for part in wire.frame(parts):
             self.channel.sendall(part)
@@ -341,7 +629,16 @@ class Child:
             if wire.plain_dtype(base.dtype):
                 self.note(f"returned a {_type_name(obj)} (a numpy.ndarray subclass); "
                           "it was sent as a plain numpy.ndarray")
+                self.record("lying-object", f"returned a {_type_name(obj)}, a numpy.ndarray subclass: "
+                                            "graded as its plain array data")
                 return encode_item(base)
+        try:
+            has_array = np is not None and hasattr(type(obj), "__array__")
+        except BaseException:  # noqa: BLE001
+            has_array = False
+        if has_array:
+            self.record("lying-object", f"returned a {_type_name(obj)}, not a numpy array (it only has "
+                                        "__array__): it was not converted")
         ref_id = len(self.refs) + 1
         self.refs[ref_id] = obj
         return {"r": [ref_id, _type_name(obj), _describe(obj)]}
@@ -357,12 +654,33 @@ class Child:
         if len(self.notes) < MAX_NOTES and text not in self.notes:
             self.notes.append(text)
 
+    def record(self, code: str, detail: str) -> None:
+        """An event for the integrity tests (the guard calls this from its hook)."""
+        event = [code, _cap(detail)]
+        if len(self.events) < MAX_EVENTS and event not in self.events:
+            self.events.append(event)
+
+    def look_for_replacements(self) -> None:
+        if self.watch is None:
+            return
+        try:
+            for name in self.watch.changes():
+                self.record("monkeypatch", f"replaced {name}")
+        except BaseException:  # noqa: BLE001 - a student object that breaks the lookup: that is tampering too
+            self.record("monkeypatch", "changed numpy, torch or builtins so that they cannot be inspected")
+
     # --- one request
 
     def handle(self, request: dict) -> dict:
-        self.notes = []
+        self.notes, self.events = [], []
         reply = {"ok": False, "value": None, "error": None, "kind": None, "traceback": None,
-                 "durations": [], "notes": self.notes}
+                 "durations": [], "notes": self.notes, "events": self.events}
+        try:
+            return self._handle(request, reply)
+        finally:
+            self.look_for_replacements()
+
+    def _handle(self, request: dict, reply: dict) -> dict:
         trusted, module_name = request["trusted"], request["module"]
         shown = os.path.basename(trusted) if trusted else _display(module_name)
         try:
@@ -379,13 +697,15 @@ class Child:
             reply.update(kind="import", error=f"{shown} {what} function {request['function']!r}")
             return reply
         try:
-            for _ in range(request["repeat"]):
+            for i in range(request["repeat"]):
                 reply["value"] = None
                 args, kwargs = wire.decode(request["args"], ref=self.resolve_ref)  # fresh copies every time
                 start = _perf_counter()
                 value = function(*args, **kwargs)
                 reply["durations"].append(_perf_counter() - start)
                 reply["value"] = value
+                if i == 0 and not trusted:
+                    self.look_for_changed_inputs(function, request, args, kwargs)
             reply["ok"] = True
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
             reply["value"] = None
@@ -393,6 +713,22 @@ class Child:
         finally:
             _flush_streams()
         return reply
+
+    def look_for_changed_inputs(self, function, request: dict, args, kwargs) -> None:
+        """Record the array arguments that ``function`` changed in place (the grader hands every
+        call fresh copies, so this changes no score; it is a bug in a layer all the same)."""
+        try:
+            fresh_args, fresh_kwargs = wire.decode(request["args"], ref=self.resolve_ref)
+            names = _parameter_names(function)
+            for i, (used, fresh) in enumerate(zip(args, fresh_args)):
+                if _changed(used, fresh):
+                    name = names[i] if i < len(names) else f"argument {i + 1}"
+                    self.record("mutated-input", f"{request['function']} changed its input {name} in place")
+            for key, fresh in fresh_kwargs.items():
+                if _changed(kwargs.get(key), fresh):
+                    self.record("mutated-input", f"{request['function']} changed its input {key} in place")
+        except BaseException:  # noqa: BLE001 - an argument the student replaced with something odd
+            pass
 
     def load_trusted(self, path: str):
         """Import the file ``path`` as ``<package>.<stem>``; relative imports find its siblings."""
@@ -455,13 +791,14 @@ class Child:
     def location(self, exc: BaseException) -> str | None:
         """'conv.py, line 12' for the innermost frame that lies in the submission."""
         where = None
-        for frame in traceback.extract_tb(exc.__traceback__):
+        for frame in traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False):
             if self.inside(frame.filename):
                 where = f"{self.relative(frame.filename)}, line {frame.lineno}"
         return where
 
     def format_traceback(self, exc: BaseException) -> str:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename not in OWN_FILES]
+        frames = traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__), lookup_lines=False)
+        frames = traceback.StackSummary.from_list([f for f in frames if f.filename not in OWN_FILES])
         lines = ["Traceback (most recent call last):\n"] if frames else []
         lines += traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
         text = "".join(lines).replace(self.prefix, "")
@@ -522,6 +859,30 @@ def _describe(obj) -> str:
     return f"an object of type {name}"
 
 
+def _parameter_names(function) -> list[str]:
+    try:
+        import inspect
+
+        return list(inspect.signature(function).parameters)
+    except BaseException:  # noqa: BLE001
+        return []
+
+
+def _changed(used, fresh) -> bool:
+    """Whether an argument array (or one inside a tuple, list or dict) no longer equals its fresh copy."""
+    np = sys.modules.get("numpy")
+    if np is not None and type(fresh) is np.ndarray:
+        return not (type(used) is np.ndarray and used.shape == fresh.shape and used.dtype == fresh.dtype
+                    and used.tobytes() == fresh.tobytes())
+    if type(fresh) in (tuple, list):
+        return type(used) is not type(fresh) or len(used) != len(fresh) or any(map(_changed, used, fresh))
+    if type(fresh) is dict:
+        return type(used) is not dict or used.keys() != fresh.keys() or any(_changed(used[k], fresh[k]) for k in fresh)
+    if type(fresh) in (int, float, str, bytes, bool, type(None)):  # NaN equals NaN here
+        return type(used) is not type(fresh) or (used != fresh and not (used != used and fresh != fresh))
+    return False
+
+
 def _display(module_name: str) -> str:
     return module_name.replace(".", "/") + ".py"
 
@@ -547,6 +908,9 @@ def main() -> None:
         Child(config, channel).send({"ready": False, "confinement_failed": True, "notes": [],
                                      "error": f"the file system could not be confined: {exc}"})
         os._exit(1)
+    needed = [p for p in sys.path + config["library_paths"] if os.path.isdir(p)] + [config["folder"]]
+    user, more = drop_privileges(config.get("user"), needed, config["home"])
+    notes += more
     if config.get("init") and os.getpid() == 1:
         become_init(config["fd"])  # only the worker returns
     notes += set_limits(config["limits"])
@@ -563,7 +927,10 @@ def main() -> None:
         os._exit(1)
     sys.path.insert(0, child.folder)
     sys.meta_path.insert(0, ImportPolicy(child.folder, config["allowed_modules"], config["blocked_modules"]))
-    child.send({"ready": True, "pid": os.getpid(), "notes": notes, "filesystem": confinement})
+    if config.get("rules") is not None:
+        child.watch = Watch()
+        install_guard(config["rules"], child.record)
+    child.send({"ready": True, "pid": os.getpid(), "notes": notes, "filesystem": confinement, "user": user})
     while True:
         try:
             body, args = child.recv(), child.recv()  # a request, then its arguments (decoded once per repeat)
@@ -574,6 +941,7 @@ def main() -> None:
             reply = child.handle(request)
         except (OSError, wire.WireError, KeyError, TypeError, ValueError, struct.error) as exc:
             reply = {"ok": False, "value": None, "kind": "channel", "traceback": None, "durations": [], "notes": [],
+                     "events": [],
                      "error": f"the sandbox could not read the request ({type(exc).__name__}: {_text(exc)})"}
         child.send(reply)
     os._exit(0)  # not sys.exit: a student's non-daemon thread or atexit hook must not keep us alive

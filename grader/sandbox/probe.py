@@ -6,6 +6,7 @@ import os
 import sys
 
 from .process import UNSHARE_ARGS, namespace_support  # noqa: F401  (UNSHARE_ARGS: re-exported)
+from .session import sandbox_user
 
 # What every Session does today, and what later hardening will add.
 APPLIED = (
@@ -17,6 +18,9 @@ APPLIED = (
     "RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE, no core files (where the OS has them)",
     "fresh scratch copy of the submission as cwd; stripped environment",
     "import policy for student code (grader never importable; optional allow-list)",
+    "guard (an audit hook student code cannot remove): refuses forbidden imports, reading the grader, "
+    "writing outside $TMPDIR, processes, signals, network and ctypes, and reports each as an integrity event",
+    "RLIMIT_NPROC and RLIMIT_NOFILE (the process limit binds only under another user than root)",
 )
 NAMESPACED = (
     "network namespace: no network, only a loopback that is down",
@@ -25,9 +29,8 @@ NAMESPACED = (
     "and minimal /dev; every capability dropped",
 )
 NOT_YET = (
-    "privilege drop (the child runs as the grader's user id)",
-    "the child can read the grader's files (the reference included) and other readable files",
-    "no limit on the number of files or processes the child creates in its scratch folder",
+    "the guard is inside the child: native code (numpy's, torch's, or ctypes where allowed) is not watched",
+    "files readable by the child's user stay readable (only the grader's folders are refused or hidden)",
 )
 
 
@@ -50,6 +53,7 @@ def probe() -> dict:
         rlimits = dict.fromkeys(("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_CORE"), False)
         notes.append("no resource module: memory and CPU limits cannot be set")
     root = hasattr(os, "geteuid") and os.geteuid() == 0
+    user = sandbox_user()
     unshare, why = namespace_support()
     if root and not unshare:
         notes.append("running as root: student code in the child could raise its own resource limits")
@@ -69,6 +73,10 @@ def probe() -> dict:
             "network": "isolated (net namespace)" if unshare else f"not available: {why}",
             "processes": "pid namespace" if unshare else f"not available: {why}",
             "filesystem": "read-only outside scratch (checked per session)" if unshare else f"not available: {why}",
+            "user": (f"{user['name']} (uid {user['uid']}) where it can read Python and the libraries, else root "
+                     "without capabilities (checked per session)") if user else
+                    ("root without capabilities (no sandbox user: GRADER_SANDBOX_USER)" if root else
+                     "the grader's own user (not root: no other user to switch to)"),
         },
         "applied": applied,
         "not_yet": not_yet,

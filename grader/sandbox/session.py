@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import weakref
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,41 @@ BLOCKED_MODULES = ("grader",)  # never importable from student code (a deterrent
 SKIPPED_NAMES = {"__pycache__", ".git"}
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 FAILURE_KINDS = ("exception", "import", "memory", "exit", "timeout", "crash", "cpu", "result", "channel", "dead")
+# What a session notices student code doing (``Session.events``).  Violations are attempts to
+# get answers from elsewhere or to disable the guard: grading zeroes the part.  Notices fail the
+# integrity test only: what broken code does too (an exit, a hang, a flood of output), and attempts
+# that cannot change a score however they turn out (a replaced np.allclose, a printed "All tests
+# passed", a write the guard refused), since a stray print or a monkeypatch must not change scores.
+VIOLATIONS = {
+    "forbidden-import": "used a forbidden library",
+    "grader": "reached for the grader itself",
+    "network": "used the network",
+    "native-code": "ran native code through ctypes",
+    "process": "started processes",
+    "signal": "signalled another process",
+    "tamper": "tampered with the sandbox",
+}
+NOTICES = {
+    "write": "wrote outside its scratch folder",
+    "monkeypatch": "replaced library functions",
+    "fake-results": "printed fake results",
+    "exit": "exited during a call",
+    "interrupt": "raised KeyboardInterrupt",
+    "timeout": "ran out of time",
+    "memory": "ran out of memory",
+    "cpu": "ran out of CPU time",
+    "crash": "crashed",
+    "output": "flooded its output",
+    "result": "returned something too large",
+    "lying-object": "returned an object that is not a plain array",
+    "mutated-input": "changed its inputs in place",
+}
+SANDBOX_USER = "nobody"  # who student code runs as when the grader runs as root (GRADER_SANDBOX_USER)
+FAKE_RESULTS = re.compile(
+    r'"tests"\s*:\s*\[|"max_score"\s*:|"score"\s*:\s*[\d.]+\s*[,}]|\ball (?:the )?(?:tests|checks) (?:have )?passed'
+    r"|\bpassed all (?:the )?tests|<testsuites?\b|<testcase\b|\bscore:?\s*\d+(?:\.\d+)?\s*/\s*\d+",
+    re.IGNORECASE,
+)
 
 
 class SandboxError(GraderError):
@@ -69,6 +104,9 @@ class Limits:
     - threads: BLAS/OpenMP threads (OMP_NUM_THREADS and friends)
     - start_timeout_s: seconds for the child to start and import its preloads
       (not charged to the student)
+    - processes: processes and threads of the sandbox's user at once (RLIMIT_NPROC; it binds
+      only when the child runs as another user than root)
+    - open_files: file descriptors the child may hold (RLIMIT_NOFILE)
     """
 
     call_timeout_s: float = 10.0
@@ -80,17 +118,57 @@ class Limits:
     file_size_mb: int | None = 64
     threads: int = 1
     start_timeout_s: float = 60.0
+    processes: int | None = 256
+    open_files: int | None = 1024
 
     def __post_init__(self):
         for f in fields(self):
             value = getattr(self, f.name)
-            optional = f.name in ("memory_mb", "cpu_s", "file_size_mb")
+            optional = f.name in ("memory_mb", "cpu_s", "file_size_mb", "processes", "open_files")
             if value is None and optional:
                 continue
             kinds = (int, float) if f.name.endswith("_s") and f.name != "cpu_s" else (int,)
             if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
                 what = ("number" if float in kinds else "int") + (" or None" if optional else "")
                 raise ValueError(f"Limits.{f.name} must be a positive {what}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What student code may do besides computing, enforced in the child by an audit hook
+    (``child.install_guard``) and reported as ``Session.events``.
+
+    - forbidden_modules: modules it may not import ("torch", "scipy.signal"); the grader
+      itself never
+    - processes, network, native_code: whether it may start processes, use sockets, or
+      load and call native code through ctypes
+    - readable: folders under ``protected`` it may still read (a trusted harness's own)
+
+    The hook cannot be removed from Python; native code already loaded (numpy, torch)
+    is not watched: the OS-level protections are the wall, this says what was tried.
+    """
+
+    forbidden_modules: tuple[str, ...] = ()
+    processes: bool = False
+    network: bool = False
+    native_code: bool = False
+    readable: tuple[str, ...] = ()
+
+
+OPEN_RULES = None  # Session(rules=OPEN_RULES): no guard at all (tests of the OS-level walls)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a session noticed: ``code`` (a key of VIOLATIONS or NOTICES) and a detail
+    for the student ("imported a forbidden library at run time: torch")."""
+
+    code: str
+    detail: str
+
+    @property
+    def violation(self) -> bool:
+        return self.code in VIOLATIONS
 
 
 @dataclass(frozen=True)
@@ -132,6 +210,7 @@ class CallResult:
     - wall_s: seconds from sending the request to the end of the reply (parent's clock)
     - traceback: the student-facing traceback (submission-relative paths), if any
     - notes: remarks worth passing on (conversions, truncation, mixing trusted code)
+    - events: what the call did that the integrity tests report (``Event``s)
     """
 
     ok: bool
@@ -144,6 +223,7 @@ class CallResult:
     wall_s: float = 0.0
     traceback: str | None = None
     notes: tuple[str, ...] = ()
+    events: tuple[Event, ...] = ()
 
     @property
     def duration_s(self) -> float | None:
@@ -165,18 +245,24 @@ class Session:
       "network" (no network), "processes" (a pid namespace: whatever the child starts dies with
       it), "filesystem" (read-only outside the scratch folder, private /tmp, /dev/shm and /dev)
     - hidden: folders the child must not read (the grader's references), covered by an empty
-      read-only tmpfs where "filesystem" applies (noted in ``start_notes``)
+      read-only tmpfs where "filesystem" applies (noted in ``start_notes``), and refused by
+      the guard everywhere
+    - protected: more folders (or files) the guard refuses to let student code read (the
+      grader's package, the assignment's configuration)
+    - rules: a ``Rules`` (default: ``Rules()``, the strictest), or ``OPEN_RULES`` for no guard
 
     Attributes for reports: ``pid``, ``alive``, ``dead_reason`` (why calls no
     longer run), ``startup_s`` (seconds until the child was ready),
     ``start_notes`` (limits this OS could not set), ``copy_notes`` (files left
     out of the copy), ``protections`` ({"network", "processes", "filesystem"}:
     what this child got, e.g. "isolated (net namespace)", "pid namespace",
-    "read-only outside scratch ...", or "not available: <why>").  A Session is not thread-safe: one thread per session.
+    "read-only outside scratch ...", or "not available: <why>"; "user": the user id student code
+    runs as), ``events`` (every ``Event`` of every call so far, in order, across restarts).
+    A Session is not thread-safe: one thread per session.
     """
 
     def __init__(self, submission_dir, limits: Limits | None = None, *, allowed_modules=None, preload=("numpy",),
-                 hardening=None, hidden=()):
+                 hardening=None, hidden=(), protected=(), rules: Rules | None = Rules()):
         self.submission_dir = Path(submission_dir)
         if not self.submission_dir.is_dir():
             raise InputFileError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
@@ -187,6 +273,11 @@ class Session:
         self.preload = tuple(preload)
         self.hardening = tuple(DEFAULT_HARDENING if hardening is None else hardening)
         self.hidden = tuple(str(Path(h).resolve()) for h in hidden)
+        self.protected = self.hidden + tuple(str(Path(h).resolve()) for h in protected)
+        if rules is not None and not isinstance(rules, Rules):
+            raise TypeError(f"rules must be a Rules or None, not {type(rules).__name__}")
+        self.rules = rules
+        self.events: list[Event] = []
         if not set(self.hardening) <= set(HARDENING):
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
         self.closed = False
@@ -270,15 +361,28 @@ class Session:
         folder, home = self._scratch / "submission", self._scratch / "home"
         self.copy_notes = copy_submission(self.submission_dir, folder)
         home.mkdir()
+        user = sandbox_user()
+        if user:  # the child may switch to this user: it must be able to read the copy (it gets the home)
+            for path in (self._scratch, *self._scratch.rglob("*")):
+                os.chmod(path, 0o755 if path.is_dir() else 0o644)
         config = {
             "folder": str(folder),
+            "home": str(home),
+            "user": user,
+            "rules": None if self.rules is None else {
+                "forbidden": list(self.rules.forbidden_modules), "blocked": list(BLOCKED_MODULES),
+                "protected": list(self.protected), "readable": [str(Path(r).resolve()) for r in self.rules.readable],
+                "writable": [str(home)], "processes": self.rules.processes, "network": self.rules.network,
+                "native_code": self.rules.native_code,
+            },
             "library_paths": library_paths(self.preload),
             "preload": list(self.preload),
             "allowed_modules": self.allowed_modules,
             "blocked_modules": list(BLOCKED_MODULES),
             "max_result_bytes": self.limits.max_result_bytes,
             "limits": {"memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s,
-                       "file_size_mb": self.limits.file_size_mb},
+                       "file_size_mb": self.limits.file_size_mb, "processes": self.limits.processes,
+                       "open_files": self.limits.open_files},
         }
         started = time.monotonic()
         unshare, why = namespace_support()
@@ -287,7 +391,8 @@ class Session:
         config["init"] = bool(unshare) and "processes" in self.hardening
         if unshare and "filesystem" in self.hardening:
             config["confine"] = {
-                "scratch": str(self._scratch), "cwd": str(folder), "tmpfs_mb": TMPFS_MB,
+                "scratch": str(self._scratch), "cwd": str(folder), "home": str(home), "tmpfs_mb": TMPFS_MB,
+                "user": user,
                 "host_mnt_ns": _mount_namespace(), "code": str(Path(__file__).parent),
                 "needed": config["library_paths"] + [sys.prefix, sys.base_prefix, sys.exec_prefix],
                 "hidden": list(self.hidden),
@@ -314,6 +419,7 @@ class Session:
         active = {"network": "isolated (net namespace)", "processes": "pid namespace", "filesystem": filesystem}
         self.protections = {k: (v if unshare else f"not available: {why}") if k in self.hardening else "not requested"
                             for k, v in active.items()}
+        self.protections["user"] = ready["user"] if isinstance(ready.get("user"), str) else "unknown"
         self.startup_s = time.monotonic() - started
         self.start_notes = tuple(n for n in ready.get("notes", ()) if isinstance(n, str))
         self._budget_s = self.limits.total_timeout_s  # what is left of total_timeout_s
@@ -376,16 +482,22 @@ class Session:
         self._budget_s -= ex.wall_s
         reply = self._decode(ex) if ex.body is not None else None
         if ex.failure is None and _valid_reply(reply):
-            return CallResult(
+            result = CallResult(
                 ok=reply["ok"], value=reply["value"] if reply["ok"] else None, error=reply["error"],
                 kind=reply["kind"], stdout=ex.stdout.text(), stderr=ex.stderr.text(),
                 durations=tuple(reply["durations"]), wall_s=ex.wall_s, traceback=reply["traceback"],
                 notes=tuple(notes + reply["notes"] + _truncation_notes(ex)),
             )
-        error, kind = self._failure(ex, timeout, budget_bound)
-        self.dead_reason = error
-        return CallResult(False, error=error, kind=kind, stdout=ex.stdout.text(), stderr=ex.stderr.text(),
-                          wall_s=ex.wall_s, notes=tuple(notes + _truncation_notes(ex)))
+            reported = [Event(code, detail) for code, detail in reply.get("events", ())]
+        else:
+            error, kind = self._failure(ex, timeout, budget_bound)
+            self.dead_reason = error
+            result = CallResult(False, error=error, kind=kind, stdout=ex.stdout.text(), stderr=ex.stderr.text(),
+                                wall_s=ex.wall_s, notes=tuple(notes + _truncation_notes(ex)))
+            reported = []
+        events = _dedupe(reported + observed_events(result, f"{target['module'] or 'trusted code'}.{function}", ex))
+        self.events.extend(e for e in events if e not in self.events)
+        return replace(result, events=tuple(events))
 
     def _failure(self, ex: Exchange, timeout: float, budget_bound: bool) -> tuple[str, str]:
         """Kill the child and say why the call got no usable reply."""
@@ -428,6 +540,51 @@ class Session:
 # ---------------------------------------------------------------- helpers
 
 
+def observed_events(result: CallResult, where: str, ex: Exchange) -> list[Event]:
+    """What the parent itself saw of a call: how it failed, and what it printed."""
+    events = []
+    error = result.error or ""
+    if result.kind == "exit":
+        events.append(Event("exit", f"{where}: {error}"))
+    elif result.kind in ("timeout", "memory", "cpu", "crash", "result"):
+        events.append(Event(result.kind, f"{where}: {error}"))
+    elif result.kind == "exception" and error.startswith("raised KeyboardInterrupt"):
+        events.append(Event("interrupt", f"{where}: {error}"))
+    for name, cap in (("stdout", ex.stdout), ("stderr", ex.stderr)):
+        if cap.dropped:
+            events.append(Event("output", f"{where} flooded its output: {name} was {cap.dropped + len(cap.kept)} "
+                                          f"bytes long (kept: {len(cap.kept)})"))
+        match = FAKE_RESULTS.search(cap.kept.decode("utf-8", errors="replace"))
+        if match:
+            events.append(Event("fake-results", f"{where} printed what looks like fake results on {name}: "
+                                                f"{match.group(0)!r}"))
+    return events
+
+
+def _dedupe(events: list[Event]) -> list[Event]:
+    return list(dict.fromkeys(events))
+
+
+def sandbox_user() -> dict | None:
+    """The user student code runs as when the grader is root: ``SANDBOX_USER`` (or
+    $GRADER_SANDBOX_USER; empty: stay root), as {"uid", "gid", "name"}; None when the grader is
+    not root or that user does not exist."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    name = os.environ.get("GRADER_SANDBOX_USER", SANDBOX_USER)
+    if not name:
+        return None
+    try:
+        import pwd
+
+        entry = pwd.getpwnam(name) if not name.isdigit() else pwd.getpwuid(int(name))
+    except (ImportError, KeyError):
+        return None
+    if entry.pw_uid == 0:
+        return None
+    return {"uid": entry.pw_uid, "gid": entry.pw_gid, "name": entry.pw_name}
+
+
 def _valid_reply(reply) -> bool:
     """The reply has the shape the child sends (student code can forge one: only its shape is checked)."""
     return (
@@ -440,6 +597,9 @@ def _valid_reply(reply) -> bool:
         and all(type(d) is float and d >= 0 for d in reply["durations"])
         and type(reply.get("notes")) is list
         and all(type(n) is str for n in reply["notes"])
+        and type(reply.get("events", [])) is list
+        and all(type(e) is list and len(e) == 2 and e[0] in VIOLATIONS.keys() | NOTICES.keys() and type(e[1]) is str
+                for e in reply.get("events", []))
         and "value" in reply
     )
 

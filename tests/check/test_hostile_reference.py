@@ -47,7 +47,9 @@ def test_a_submission_cannot_load_the_hidden_reference(tmp_path):
     report = grade_submission(tmp_path, parts="conv", seed=1, device="cpu", config_path=CONFIG)
     forward = [t for t in report.tests if t.kind == "forward"]
     assert forward and all(not t.passed and t.score == 0 for t in forward)
-    assert any("No such file" in t.feedback or "FileNotFoundError" in t.feedback for t in forward), forward[0].feedback
+    # the guard refuses the read; where it is bypassed, the folder is an empty tmpfs: not found
+    assert any(("not allowed in the grader's sandbox: tried to read the grader's files" in t.feedback
+                or "FileNotFoundError" in t.feedback) for t in forward), forward[0].feedback
     assert report.score == 0
 
 

@@ -17,9 +17,13 @@ import pytest
 from grader.sandbox import Session, probe
 from grader.sandbox import session as session_module
 from grader.sandbox.process import namespace_support
+from grader.sandbox.session import OPEN_RULES
 
 from sandbox_helpers import FAST, needs_proc, processes_with
 
+NAMESPACED = ("network", "processes", "filesystem")
+# a write refused by the read-only mounts (EROFS), or by file permissions when the child runs as another user
+READ_ONLY = ("OSError: [Errno 30] Read-only file system", "PermissionError: [Errno 13] Permission denied")
 needs_namespaces = pytest.mark.skipif(namespace_support()[0] is None,
                                       reason=f"namespaces not available: {namespace_support()[1]}")
 
@@ -47,7 +51,7 @@ def test_student_code_has_no_network(session):
     try:
         exec(compile(__import__("textwrap").dedent(code), "net", "exec"), namespace := {})
         assert namespace["connect"](port) == "connected"  # the same code works in the parent
-        s = session({"net.py": code})
+        s = session({"net.py": code}, rules=OPEN_RULES)  # the namespace is under test, not the guard
         assert s.protections["network"] == "isolated (net namespace)"
         r = s.call("net", "connect", (port,))
         assert not r.ok and r.kind == "exception" and r.error.startswith("OSError"), r
@@ -74,7 +78,7 @@ def test_detached_processes_die_with_the_session(session):
                 os._exit(0)
             os.wait()
             return "spawned"
-    """})
+    """}, rules=OPEN_RULES)
     assert s.protections["processes"] == "pid namespace"
     assert s.call("spawn", "spawn").value == "spawned"
     deadline = time.monotonic() + 10
@@ -98,7 +102,7 @@ def test_a_timeout_kills_detached_processes_too(session):
             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)", "{marker}"],
                              start_new_session=True)
             time.sleep(1000)
-    """})
+    """}, rules=OPEN_RULES)
     r = s.call("spawn", "spawn_and_hang", timeout_s=1)
     assert r.kind == "timeout" and not s.alive
     deadline = time.monotonic() + 5
@@ -133,29 +137,34 @@ def test_files_outside_scratch_are_read_only(session, protected_dir, tmp_path):
             with open(path) as f:
                 return f.read()
         def own_files(tmp_is_private):
-            open("mine.txt", "w").write("ok")
             open(os.path.join(os.environ["TMPDIR"], "t.txt"), "w").write("ok")
             if tmp_is_private:
                 open("/tmp/private.txt", "w").write("ok")
             open("/dev/shm/shared", "w").write("ok")
-            return open("mine.txt").read()
+            return open(os.path.join(os.environ["TMPDIR"], "t.txt")).read()
         def remount():
             import ctypes
             libc = ctypes.CDLL(None, use_errno=True)
             if libc.mount(None, b"/", None, 32 | 4096, None) != 0:  # MS_REMOUNT | MS_BIND: read-write again
                 raise OSError(ctypes.get_errno(), "mount failed")
             return "remounted"
-    """})
+        def write_own_copy():
+            open("mine.txt", "w").write("ok")
+    """}, rules=OPEN_RULES)
     assert s.protections["filesystem"].startswith("read-only outside scratch")
     target = protected_dir / "numpy_fast.py"
     for function, args in (("append", (str(target),)), ("create", (str(protected_dir),))):
         r = s.call("vandal", function, args)
-        assert not r.ok and r.error.startswith("OSError: [Errno 30] Read-only file system"), r
-    assert s.call("vandal", "read", (str(target),)).value == "ANSWER = 42\n"  # reading still works
+        assert not r.ok and r.error.startswith(READ_ONLY), r
+    r = s.call("vandal", "read", (str(target),))
+    if s.protections["user"].startswith("uid "):  # another user: the grader's private (0700) folder is closed
+        assert r.error.startswith("PermissionError: [Errno 13]"), r
+    else:  # the grader's own user: reading still works
+        assert r.value == "ANSWER = 42\n", r
     assert target.read_text() == "ANSWER = 42\n" and sorted(p.name for p in protected_dir.iterdir()) == ["numpy_fast.py"]
     r = s.call("vandal", "append", (str(other_grading),))  # /tmp is private: other gradings are not there
     # (or, when the grader itself lives under /tmp, e.g. a CI clone there, visible but read-only)
-    assert not r.ok and r.error.startswith(("FileNotFoundError", "OSError: [Errno 30] Read-only file system")), r
+    assert not r.ok and r.error.startswith(("FileNotFoundError", *READ_ONLY)), r
     assert other_grading.read_text() == "theirs"
     # When the grader itself runs from under /tmp (a CI clone there), /tmp stays visible, read-only,
     # so that its Python can run; TMPDIR (in scratch) is where temporary files go then.
@@ -164,35 +173,37 @@ def test_files_outside_scratch_are_read_only(session, protected_dir, tmp_path):
     assert not os.path.exists("/tmp/private.txt") and not os.path.exists("/dev/shm/shared")
     r = s.call("vandal", "remount")
     assert not r.ok and "Errno 1" in r.error, r  # EPERM: every capability is gone
-    assert s.call("vandal", "create", (str(protected_dir),)).error.startswith("OSError: [Errno 30]")
+    assert s.call("vandal", "create", (str(protected_dir),)).error.startswith(READ_ONLY)
+    # the submission's own copy is read-only too: what a student writes goes to $TMPDIR (a size-capped tmpfs)
+    assert s.call("vandal", "write_own_copy").error.startswith(READ_ONLY)
 
 
 def test_without_namespaces_sessions_run_as_before(session, monkeypatch):
     monkeypatch.setattr(session_module, "namespace_support", lambda: (None, "no namespaces in this test"))
     s = session({"m.py": "import os\ndef pid():\n    return os.getpid()\n"})
     assert s.call("m", "pid").value == s.pid
-    assert s.protections == dict.fromkeys(("network", "processes", "filesystem"),
-                                          "not available: no namespaces in this test")
+    assert {k: s.protections[k] for k in NAMESPACED} == dict.fromkeys(NAMESPACED, "not available: no namespaces in this test")
 
 
 def test_a_failing_unshare_falls_back_and_says_why(session, monkeypatch):
     monkeypatch.setattr(session_module, "namespace_support", lambda: ("/bin/false", ""))
     s = session({"m.py": "def one():\n    return 1\n"})
     assert s.call("m", "one").value == 1
-    assert all(v.startswith("not available: the namespaced child did not start") for v in s.protections.values())
+    assert all(s.protections[k].startswith("not available: the namespaced child did not start") for k in NAMESPACED)
 
 
 def test_a_missing_unshare_falls_back_and_says_why(session, monkeypatch):
     monkeypatch.setattr(session_module, "namespace_support", lambda: ("/nonexistent/unshare", ""))
     s = session({"m.py": "def one():\n    return 1\n"})
     assert s.call("m", "one").value == 1
-    assert all(v.startswith("not available: the namespaced child did not start (unshare: ") for v in s.protections.values())
+    assert all(s.protections[k].startswith("not available: the namespaced child did not start (unshare: ")
+               for k in NAMESPACED)
 
 
 def test_probe_says_which_protections_are_active():
     report = probe()
     assert json.loads(json.dumps(report)) == report
-    assert set(report["protections"]) == {"network", "processes", "filesystem"}
+    assert set(report["protections"]) == {"network", "processes", "filesystem", "user"}
     if report["namespaces"]:
         assert report["protections"]["network"] == "isolated (net namespace)"
         assert report["protections"]["processes"] == "pid namespace"
@@ -237,11 +248,11 @@ def test_the_child_never_confines_the_parents_mount_namespace(tmp_path):
 def test_hardening_can_be_chosen_per_session(session):
     s = session({"m.py": "import os, socket\ndef where():\n    return os.getpid(), os.listdir('/tmp') != []\n"},
                 hardening=("network",))
-    assert s.protections == {"network": "isolated (net namespace)", "processes": "not requested",
-                             "filesystem": "not requested"}
+    assert {k: s.protections[k] for k in NAMESPACED} == {"network": "isolated (net namespace)",
+                                                         "processes": "not requested", "filesystem": "not requested"}
     pid, sees_host_tmp = s.call("m", "where").value
     assert pid == s.pid and sees_host_tmp
     plain = session({"m.py": "def one():\n    return 1\n"}, hardening=())
-    assert set(plain.protections.values()) == {"not requested"} and plain.call("m", "one").value == 1
+    assert {plain.protections[k] for k in NAMESPACED} == {"not requested"} and plain.call("m", "one").value == 1
     with pytest.raises(ValueError, match="hardening"):
         session({"m.py": ""}, hardening=("everything",))
