@@ -155,7 +155,10 @@ def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
     import grader
     from grader import problems
 
-    paths = {str(Path(p).resolve()) for p in (*grader.__path__, *problems.__path__)}
+    paths = {str(Path(grader.__file__).resolve().parent)} | {str(Path(p).resolve()) for p in problems.__path__}
+    for extra in grader.__path__[1:]:  # a source checkout's root: its top-level folders, never the root itself
+        paths |= {str((Path(extra) / name).resolve()) for name in ("templates", "problems", "reference")
+                  if (Path(extra) / name).is_dir()}
     if cfg is not None and cfg.source != "default" and Path(cfg.source).is_file():
         paths.add(str(Path(cfg.source).resolve()))
     return tuple(sorted(paths))

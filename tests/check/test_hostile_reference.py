@@ -60,3 +60,17 @@ def test_the_same_thief_is_graded_normally_when_it_writes_its_own_code(tmp_path)
     (tmp_path / "where.txt").write_text("real_conv.py")
     report = grade_submission(tmp_path, parts="conv", seed=1, device="cpu", config_path=CONFIG)
     assert all(t.passed for t in report.tests if t.kind == "forward")
+
+
+def test_what_student_code_may_not_read_is_the_graders_and_nothing_of_pythons():
+    import sys
+
+    import numpy
+
+    from grader.grading import hidden_folders, protected_paths
+
+    refused = [Path(p) for p in protected_paths() + hidden_folders()]
+    assert Path(reference.__file__).resolve().parent in refused
+    for needed in (Path(sys.prefix), Path(sys.base_prefix), Path(numpy.__file__).resolve().parent):
+        # a source checkout may hold its own virtualenv (.venv): never refuse it as "the grader's"
+        assert not any(needed.resolve().is_relative_to(folder) for folder in refused), (needed, refused)
