@@ -12,6 +12,7 @@ points spread over each kind's tests.
 from __future__ import annotations
 
 import atexit
+import multiprocessing.util
 import importlib.util
 import os
 import secrets
@@ -131,22 +132,12 @@ def zero_on_violation(tests: list[TestResult], findings, events: list[Event]) ->
             for t in tests]
 
 
-def hidden_folders(forbidden: Sequence[str] = ()) -> tuple[str, ...]:
-    """What a child that runs student code must not read: the reference implementations, and
-    the installed packages of the ``forbidden`` modules (a numpy part's child sees no torch)."""
+def hidden_folders() -> tuple[str, ...]:
+    """What a child that runs student code must not read: the reference implementations
+    (the Session hides the forbidden modules' packages itself, from its rules)."""
     from grader import reference
 
-    folders = [str(Path(reference.__file__).resolve().parent)]
-    for name in forbidden:
-        if "." in name:  # a submodule ("scipy.signal"): finding it would import its package; the guard covers it
-            continue
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            folders.append(str(Path(location).resolve()))
-    return tuple(folders)
+    return (str(Path(reference.__file__).resolve().parent),)
 
 
 def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
@@ -180,6 +171,8 @@ def reference_session(limits: Limits) -> Session:
         held = (Session(empty.name, limits), empty)
         _REFERENCES[limits] = held
         atexit.register(_close_reference, limits)
+        # a batch worker (multiprocessing) leaves through os._exit, past atexit: its finalizers still run
+        multiprocessing.util.Finalize(None, _close_reference, args=(limits,), exitpriority=0)
     return held[0]
 
 
@@ -200,11 +193,11 @@ def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config,
                                                            protected=protected_paths(cfg))
         tests = _scale(tests + integrity_tests(part, [], events, False, protections), cfg.points) + speed
         return zero_on_violation(tests, [], events)
-    others = tuple(s.file for s in detect(root).parts if s.part not in NUMPY_PARTS)
+    others = tuple(s.file for s in detect(root).parts if s.file != spec.file)  # each part on its own
     findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others)
     speed_points = cfg.points.get("speed", 0.0)
     rules = Rules(forbidden_modules=cfg.forbidden)
-    with Session(root, limits, hidden=hidden_folders(cfg.forbidden), protected=protected_paths(cfg),
+    with Session(root, limits, hidden=hidden_folders(), protected=protected_paths(cfg),
                  rules=rules) as session:
         checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
         tests = checker.run()

@@ -26,7 +26,9 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     b = np.asarray(b, dtype=np.float64)
     if a.size == 0:
         return 0.0
-    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY))
+    with np.errstate(over="ignore", invalid="ignore"):  # huge values (inf made finite) overflow: as bad as it gets
+        error = float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY))
+    return error if np.isfinite(error) else float("inf")
 
 
 def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:

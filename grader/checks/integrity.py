@@ -68,8 +68,10 @@ def scan_source(source: str, filename: str, forbidden: tuple[str, ...]) -> list[
 
 def scan(root: Path, files: list[str], forbidden: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[Finding]:
     """Forbidden imports in ``files`` and in every other .py file of the submission
-    (a helper module could do the forbidden work), except the files in
-    ``exclude`` (other parts' files that may use those libraries: transfer.py)."""
+    (a helper module could do the forbidden work), except the files in ``exclude``:
+    the other parts' files, each judged with its own part (transfer.py may use torch,
+    and torch in conv.py must not cost the pooling part; an import that reaches
+    across parts at run time is refused and reported by the sandbox's guard)."""
     skip = {(root / f).resolve() for f in exclude}
     paths = {root / f for f in files} | {p for p in root.rglob("*.py") if p.resolve() not in skip}
     found = []

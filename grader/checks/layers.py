@@ -311,7 +311,9 @@ class LayerChecker:
                 out, _, problem = _unpack_forward(self.call_forward(tuple(trial)), self.spec.forward)
                 if problem or not isinstance(out, np.ndarray) or out.shape != dout.shape:
                     return None
-                return float(np.sum(out * dout))
+                with np.errstate(all="ignore"):
+                    value = float(np.sum(out * dout))
+                return value if np.isfinite(value) else None  # NaN or inf: no derivative to take
 
             checks = directional(f, np.asarray(args[i], dtype=np.float64), grads[i], g, name)
             if checks is None:

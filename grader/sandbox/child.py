@@ -354,6 +354,7 @@ def install_guard(rules: dict, record) -> None:
     switch are the wall; this is the part that can say why."""
     forbidden = tuple(rules["forbidden"])
     blocked = tuple(rules["blocked"])
+    forbidden_folders = tuple((os.path.join(folder, ""), module) for folder, module in rules["forbidden_folders"])
     protected = tuple(os.path.join(p, "") for p in rules["protected"])
     readable = tuple(os.path.join(p, "") for p in rules["readable"]) + tuple(OWN_FILES)
     writable = tuple(os.path.join(p, "") for p in rules["writable"]) + ("/dev/", "/proc/self/")
@@ -386,10 +387,16 @@ def install_guard(rules: dict, record) -> None:
             if name == module or name.startswith(module + "."):
                 refuse("forbidden-import", f"imported a forbidden library at run time: {name}", ModuleNotFoundError)
 
+    def forbidden_read(path: str, how: str) -> None:
+        for folder, module in forbidden_folders:
+            if (path + os.sep).startswith(folder):
+                refuse("forbidden-import", f"imported a forbidden library at run time: {module} ({how} {path})")
+
     def on_open(args) -> None:
         path = where(args[0])
         if path is None:
             return
+        forbidden_read(path, "reading")
         mode, flags = (args + (None, None))[1:3]
         writing = (isinstance(flags, int) and flags & WRITE_FLAGS) or (isinstance(mode, str) and set(mode) & set("wax+"))
         if writing:
@@ -420,6 +427,10 @@ def install_guard(rules: dict, record) -> None:
                 on_import(args)
             elif event in PATH_EVENTS:
                 on_path(event, args)
+            elif event in ("os.listdir", "os.scandir") and args and args[0] is not None:
+                path = where(args[0])
+                if path is not None:
+                    forbidden_read(path, "listing")
             elif event in PROCESS_EVENTS and not allow_processes:
                 refuse("process", f"tried to start a process ({event})")
             elif event in ("os.kill", "os.killpg"):
@@ -458,6 +469,7 @@ class Watch:
         import builtins
 
         self.builtins = builtins
+        self.preloaded = frozenset(sys.modules)
         self.original_builtins = dict(vars(builtins))
         self.original = {}
         for package, names in WATCHED.items():
@@ -663,6 +675,13 @@ class Child:
     def look_for_replacements(self) -> None:
         if self.watch is None:
             return
+        try:  # imports that never raised the "import" audit event (importlib.import_module does not)
+            loaded = {name.partition(".")[0] for name in list(sys.modules)} | set(sys.modules)
+            for module in self.config["rules"]["forbidden"]:
+                if module in loaded and module not in self.watch.preloaded:
+                    self.record("forbidden-import", f"imported a forbidden library at run time: {module}")
+        except BaseException:  # noqa: BLE001
+            pass
         try:
             for name in self.watch.changes():
                 self.record("monkeypatch", f"replaced {name}")

@@ -272,11 +272,14 @@ class Session:
         self.allowed_modules = None if allowed_modules is None else sorted(set(allowed_modules))
         self.preload = tuple(preload)
         self.hardening = tuple(DEFAULT_HARDENING if hardening is None else hardening)
-        self.hidden = tuple(str(Path(h).resolve()) for h in hidden)
-        self.protected = self.hidden + tuple(str(Path(h).resolve()) for h in protected)
         if rules is not None and not isinstance(rules, Rules):
             raise TypeError(f"rules must be a Rules or None, not {type(rules).__name__}")
         self.rules = rules
+        # the installed packages of the forbidden modules: hidden like the references, and any
+        # read of them (importlib, spec_from_file_location) counts as importing them
+        self.forbidden_folders = module_folders(rules.forbidden_modules if rules else ())
+        self.hidden = tuple(str(Path(h).resolve()) for h in hidden) + tuple(self.forbidden_folders)
+        self.protected = self.hidden + tuple(str(Path(h).resolve()) for h in protected)
         self.events: list[Event] = []
         if not set(self.hardening) <= set(HARDENING):
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
@@ -371,6 +374,7 @@ class Session:
             "user": user,
             "rules": None if self.rules is None else {
                 "forbidden": list(self.rules.forbidden_modules), "blocked": list(BLOCKED_MODULES),
+                "forbidden_folders": [[f, m] for f, m in self.forbidden_folders.items()],
                 "protected": list(self.protected), "readable": [str(Path(r).resolve()) for r in self.rules.readable],
                 "writable": [str(home)], "processes": self.rules.processes, "network": self.rules.network,
                 "native_code": self.rules.native_code,
@@ -563,6 +567,22 @@ def observed_events(result: CallResult, where: str, ex: Exchange) -> list[Event]
 
 def _dedupe(events: list[Event]) -> list[Event]:
     return list(dict.fromkeys(events))
+
+
+def module_folders(names) -> dict[str, str]:
+    """{folder: module} for the installed top-level packages among ``names`` ("torch");
+    found without importing them (a dotted name would import its package: left out)."""
+    folders = {}
+    for name in names:
+        if "." in name:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folders[str(Path(location).resolve())] = name
+    return folders
 
 
 def sandbox_user() -> dict | None:

@@ -1,0 +1,69 @@
+"""Every hostile or broken submission of ``submissions/`` is graded by the real grader: the part
+it attacks earns nothing, its integrity tests name the reason, the other part is graded
+normally, and nothing is left behind (no process, no file, no change to the grader).
+
+The suite runs with every protection this machine offers, then a second time for the attacks
+that matter most with the namespaces switched off, where the guard in the child and the user
+switch are all that stand between the submission and the machine (CI runners, containers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.grading import grade_submission
+from grader.sandbox import session as session_module
+
+from leftovers import assemble, cleanup_markers, expectation_problems, fixture_dirs, leftovers, load_expect, snapshot
+
+CONFIG = Path(__file__).resolve().parent / "hostile.toml"
+FIXTURES = fixture_dirs()
+# the attacks on the machine and on the grader, for the run without namespaces
+WITHOUT_NAMESPACES = ("conv_kill_parent", "conv_killpg", "conv_popen_sleep", "conv_fork_bomb", "conv_network_tcp",
+                      "conv_read_reference", "conv_write_grader", "conv_results_json", "conv_torch_import_module",
+                      "conv_torch_spec_from_file", "conv_import_grader")
+
+
+def grade(expect, tmp_path):
+    submission = assemble(expect, tmp_path / expect.name)
+    before = snapshot()
+    try:
+        report = grade_submission(submission, parts=f"{expect.part},{expect.other}", seed=1, device="cpu",
+                                  config_path=CONFIG)
+        problems = expectation_problems(report, expect)
+        if expect.reason and all(t.passed for t in report.tests if t.part == expect.part and t.kind == "integrity"):
+            problems.append(f"{expect.part}: no integrity test failed")
+        problems += leftovers(before, markers=expect.markers)
+    finally:
+        cleanup_markers(expect.markers)
+    return report, problems
+
+
+@pytest.mark.parametrize("folder", FIXTURES, ids=[f.name for f in FIXTURES])
+def test_a_hostile_submission_earns_nothing_and_harms_nothing(folder, tmp_path):
+    expect = load_expect(folder)
+    report, problems = grade(expect, tmp_path)
+    assert not problems, f"{expect.name} ({expect.description}):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", WITHOUT_NAMESPACES)
+def test_without_namespaces_the_guard_still_contains_it(name, monkeypatch, tmp_path):
+    monkeypatch.setattr(session_module, "namespace_support", lambda: (None, "switched off by the test"))
+    expect = load_expect(Path(__file__).resolve().parent / "submissions" / name)
+    report, problems = grade(expect, tmp_path)
+    assert not problems, f"{expect.name} ({expect.description}), no namespaces:\n" + "\n".join(problems)
+    sandbox = [t for t in report.tests if t.part == expect.part and t.name.endswith("sandbox rules")]
+    assert sandbox and sandbox[0].details["protections"]["network"] == "not available: switched off by the test"
+
+
+def test_the_suite_covers_what_the_issue_lists():
+    names = {f.name for f in FIXTURES}
+    for needed in ("patch_allclose", "patch_assert_allclose", "patch_torch_allclose", "patch_isinstance", "sys_exit",
+                   "os_exit", "kill_parent", "keyboard_interrupt", "infinite_loop", "sleep", "memory_bomb",
+                   "fork_bomb", "popen_sleep", "fake_results_stdout", "fake_results_stderr", "results_json",
+                   "huge_output", "import_grader", "read_reference", "write_grader", "network_tcp", "network_udp",
+                   "torch_exec", "torch_import_module", "torch_getattr_builtins", "eq_subclass", "array_lies",
+                   "mutate_inputs", "wrong_signature", "inf_output", "zero_d_output", "enormous_output",
+                   "missing_package", "int64_output"):
+        assert any(name.endswith(needed) for name in names), needed
