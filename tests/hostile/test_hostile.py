@@ -17,7 +17,8 @@ from grader.sandbox import session as session_module
 
 from leftovers import assemble, cleanup_markers, expectation_problems, fixture_dirs, leftovers, load_expect, snapshot
 
-CONFIG = Path(__file__).resolve().parent / "hostile.toml"
+HERE = Path(__file__).resolve().parent
+CONFIG = HERE / "hostile.toml"
 FIXTURES = fixture_dirs()
 # the attacks on the machine and on the grader, for the run without namespaces
 WITHOUT_NAMESPACES = ("conv_kill_parent", "conv_killpg", "conv_popen_sleep", "conv_fork_bomb", "conv_network_tcp",
@@ -50,7 +51,7 @@ def test_a_hostile_submission_earns_nothing_and_harms_nothing(folder, tmp_path):
 @pytest.mark.parametrize("name", WITHOUT_NAMESPACES)
 def test_without_namespaces_the_guard_still_contains_it(name, monkeypatch, tmp_path):
     monkeypatch.setattr(session_module, "namespace_support", lambda: (None, "switched off by the test"))
-    expect = load_expect(Path(__file__).resolve().parent / "submissions" / name)
+    expect = load_expect(HERE / "submissions" / name)
     report, problems = grade(expect, tmp_path)
     assert not problems, f"{expect.name} ({expect.description}), no namespaces:\n" + "\n".join(problems)
     sandbox = [t for t in report.tests if t.part == expect.part and t.name.endswith("sandbox rules")]
@@ -67,3 +68,27 @@ def test_the_suite_covers_what_the_issue_lists():
                    "mutate_inputs", "wrong_signature", "inf_output", "zero_d_output", "enormous_output",
                    "missing_package", "int64_output"):
         assert any(name.endswith(needed) for name in names), needed
+
+
+def test_a_batch_with_hostile_submissions_grades_everyone(tmp_path):
+    import csv
+    import shutil
+
+    from grader.batch import grade_batch
+
+    klass = tmp_path / "class"
+    shutil.copytree(HERE.parents[1] / "examples" / "submission", klass / "honest")
+    names = ("conv_kill_parent", "conv_fork_bomb", "conv_memory_bomb", "conv_results_json", "conv_sys_exit")
+    for name in names:
+        assemble(load_expect(HERE / "submissions" / name), klass / name)
+    before = snapshot()
+    grade_batch(klass, tmp_path / "out", workers=2, seed=4, parts="conv,max_pool", device="cpu", config_path=CONFIG)
+    with open(tmp_path / "out" / "gradebook.csv", newline="") as f:
+        book = {row["submission"]: row for row in csv.DictReader(f)}
+    assert set(book) == {"honest", *names}
+    assert all(row["status"] == "graded" for row in book.values()), book
+    assert book["honest"]["score"] == book["honest"]["max_score"] == "20"
+    for name in names:
+        assert book[name]["conv"] == "0" and book[name]["max_pool"] == "10", book[name]
+    markers = [m for name in names for m in load_expect(HERE / "submissions" / name).markers]
+    assert leftovers(before, markers=markers) == []
