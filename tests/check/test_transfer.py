@@ -83,3 +83,34 @@ def test_an_instructor_can_swap_in_their_own_task(tmp_path, run_cli):
     r = run_cli("check", str(ROOT / "examples" / "submission"), "--parts", "transfer",
                 "--config", str(tmp_path / "broken.toml"))
     assert r.code == 2 and "no_such_function" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_a_pipeline_that_reaches_outside_earns_nothing_and_is_named(tmp_path):
+    """A correct pipeline that also starts a process and patches torch's comparison: the guard
+    refuses the process (a violation: the part scores 0), the patch is named (a notice)."""
+    source = (ROOT / "examples" / "submission" / "transfer.py").read_text()
+    (tmp_path / "transfer.py").write_text(source + '''
+
+import subprocess as _subprocess
+
+import torch as _torch
+
+_torch.allclose = lambda *args, **kwargs: True
+_build_model = build_model
+
+
+def build_model(pretrained, num_classes, mode):
+    try:
+        _subprocess.run(["true"])
+    except Exception:
+        pass
+    return _build_model(pretrained, num_classes, mode)
+''')
+    report = grade_submission(tmp_path, parts="transfer", seed=4, device="cpu", config_path=CONFIG)
+    assert report.score == 0
+    rules = next(t for t in report.tests if t.name == "transfer integrity: sandbox rules")
+    assert not rules.passed
+    assert "tried to start a process (subprocess.Popen)" in rules.feedback
+    assert "replaced torch.allclose" in rules.feedback
+    accuracy = [t for t in report.tests if t.kind == "accuracy"]
+    assert accuracy and all(t.feedback.startswith("no points: started processes") for t in accuracy)
