@@ -266,7 +266,7 @@ def live_sessions() -> tuple[set[int], set[str]]:
         return set(), set()
     roots, scratch = set(), set()
     for obj in gc.get_objects():
-        if isinstance(obj, cls) and not getattr(obj, "closed", True):
+        if type(obj) is cls and not obj.closed:  # type(), not isinstance: no __class__ of odd objects (torch)
             pid = getattr(getattr(getattr(obj, "_child", None), "proc", None), "pid", None)
             if isinstance(pid, int):
                 roots.add(pid)
