@@ -111,6 +111,10 @@ def set_limits(limits: dict) -> list[str]:
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 KEPT_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# Top-level folders of the system, left visible (read-only); every other one is covered (``cover``)
+# and, by the guard, closed to reads outside the session's visible paths.
+SYSTEM_FOLDERS = frozenset({"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc", "run", "sbin", "sys",
+                            "tmp", "usr", "var", "nix", "gnu", "snap"})
 READ_ONLY = ("read-only outside scratch (mount namespace; the submission's copy too; private tmpfs $TMPDIR, /tmp, "
              "/dev/shm and a minimal /dev)")
 
@@ -171,8 +175,9 @@ def confine(spec: dict) -> tuple[str, list[str]]:
             os.mkdir("/dev/shm")
             mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
             mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
-        needed = [spec["code"], *spec["needed"]]
-        if os.path.isdir("/tmp") and not any(p == "/tmp" or p.startswith("/tmp/") for p in needed):
+        visible = spec["visible"]
+        notes += cover(mount, visible)
+        if os.path.isdir("/tmp") and not any(p == "/tmp" or p.startswith("/tmp/") for p in visible if p != scratch):
             mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
             os.makedirs(scratch, exist_ok=True)
         else:
@@ -181,9 +186,6 @@ def confine(spec: dict) -> tuple[str, list[str]]:
             if os.path.isdir(folder):
                 mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
                 notes.append(f"hidden: {folder}")
-        user = spec.get("user")
-        if user:  # folders the sandbox's user could not reach (a 0700 /root above Python): show only what it needs
-            notes += expose(mount, needed, user["uid"])
         mount(f"/proc/self/fd/{scratch_fd}", scratch, None, MS_BIND)
         mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
         os.close(scratch_fd)
@@ -197,41 +199,44 @@ def confine(spec: dict) -> tuple[str, list[str]]:
     return READ_ONLY, notes
 
 
-def expose(mount, needed: list[str], uid: int) -> list[str]:
-    """Let ``uid`` reach the folders in ``needed`` that lie under a folder it may not enter.
+def cover(mount, visible: list[str]) -> list[str]:
+    """Cover every top-level folder that is not the system's (``/home``, ``/root``, ``/work``,
+    ``/srv``, ``/opt``, ...) with an empty read-only tmpfs, and bind back, read-only, only the
+    ``visible`` paths under it (Python, its libraries, the grader's code, the scratch folder).
 
-    For each such folder (``/root``, mode 0700, holding a pyenv Python), an empty read-only
-    tmpfs covers it and only the entries on the way to ``needed`` come back, bind-mounted
-    read-only from the original: the rest of that folder stays out of sight."""
-    notes, closed = [], {}
-    for path in needed:
-        parts = os.path.abspath(path).split(os.sep)[1:]
-        for depth in range(1, len(parts)):
-            folder = os.sep + os.path.join(*parts[:depth])
-            try:
-                st = os.stat(folder)
-            except OSError:
-                break
-            if not (st.st_mode & 0o001 or st.st_uid == uid):
-                closed.setdefault(folder, set()).add(parts[depth])
-                break
-    for folder, entries in sorted(closed.items(), key=lambda item: len(item[0])):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    Student code then cannot find another checkout of the grader, another course's files or
+    anyone's home; and a Python under a 0700 ``/root`` becomes reachable for the sandbox's
+    user, since the folders on the way to it are the tmpfs's own (mode 755)."""
+    notes = []
+    for entry in sorted(os.listdir("/")):
+        top = os.path.join("/", entry)
+        if entry in SYSTEM_FOLDERS or os.path.islink(top) or not os.path.isdir(top):
+            continue
+        inside = sorted({p for p in visible if p.startswith(top + os.sep) or p == top}, key=len)
+        if top in inside:
+            continue
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "size=16k,mode=755")
-            for entry in sorted(entries):
-                target = os.path.join(folder, entry)
-                source = f"/proc/self/fd/{fd}/{entry}"
+            mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+            shown: list[str] = []
+            for path in inside:
+                if any(path.startswith(s + os.sep) for s in shown):
+                    continue  # inside one already shown
+                source = f"/proc/self/fd/{fd}/{os.path.relpath(path, top)}"
+                if not os.path.exists(source):
+                    continue
                 if os.path.isdir(source):
-                    os.mkdir(target)
+                    os.makedirs(path, exist_ok=True)
                 else:
-                    open(target, "wb").close()
-                mount(source, target, None, MS_BIND | MS_REC)
-                mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
-            mount(None, folder, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    open(path, "wb").close()
+                mount(source, path, None, MS_BIND | MS_REC)
+                mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+                shown.append(path)
+            mount(None, top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
         finally:
             os.close(fd)
-        notes.append(f"{folder} is closed to the sandbox's user: only {', '.join(sorted(entries))} shown in it")
+        notes.append(f"{top} covered" + (f" (shown in it: {', '.join(shown)})" if shown else ""))
     return notes
 
 
@@ -358,6 +363,7 @@ def install_guard(rules: dict, record) -> None:
     protected = tuple(os.path.join(p, "") for p in rules["protected"])
     readable = tuple(os.path.join(p, "") for p in rules["readable"]) + tuple(OWN_FILES)
     writable = tuple(os.path.join(p, "") for p in rules["writable"]) + ("/dev/", "/proc/self/")
+    visible = tuple(os.path.join(p, "") for p in rules["visible"])
     allow_processes, allow_network, allow_native = rules["processes"], rules["network"], rules["native_code"]
     me = os.getpid()
     busy = [False]
@@ -403,6 +409,13 @@ def install_guard(rules: dict, record) -> None:
             check_write(path)
         elif (path + os.sep).startswith(protected) and not (path + os.sep).startswith(readable) and path not in OWN_FILES:
             refuse("grader", f"tried to read the grader's files: {path}")
+        else:
+            check_view(path, "read")
+
+    def check_view(path: str, how: str) -> None:
+        top = path.split(os.sep)[1] if path.count(os.sep) >= 1 else ""
+        if top and top not in SYSTEM_FOLDERS and not (path + os.sep).startswith(visible) and path not in OWN_FILES:
+            refuse("read", f"tried to {how} outside its sandbox (not its submission, Python or its libraries): {path}")
 
     def on_path(event, args) -> None:
         indexes, fd_index = PATH_EVENTS[event]
@@ -431,6 +444,7 @@ def install_guard(rules: dict, record) -> None:
                 path = where(args[0])
                 if path is not None:
                     forbidden_read(path, "listing")
+                    check_view(path, "list")
             elif event in PROCESS_EVENTS and not allow_processes:
                 refuse("process", f"tried to start a process ({event})")
             elif event in ("os.kill", "os.killpg"):

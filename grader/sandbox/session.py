@@ -57,6 +57,7 @@ VIOLATIONS = {
     "grader": "reached for the grader itself",
     "network": "used the network",
     "native-code": "ran native code through ctypes",
+    "read": "read files outside its sandbox",
     "process": "started processes",
     "signal": "signalled another process",
     "tamper": "tampered with the sandbox",
@@ -250,6 +251,11 @@ class Session:
     - protected: more folders (or files) the guard refuses to let student code read (the
       grader's package, the assignment's configuration)
     - rules: a ``Rules`` (default: ``Rules()``, the strictest), or ``OPEN_RULES`` for no guard
+    - trusted: folders (besides the grader's own) that ``call_trusted`` may load files from;
+      with ``hidden`` and ``protected`` applied on top, they are part of the child's view
+      of the file system, with Python, its libraries and the scratch folder: other
+      top-level folders (``/home``, ``/root``, ``/work``, ...) are covered where mount
+      namespaces work, and closed to reads by the guard everywhere
 
     Attributes for reports: ``pid``, ``alive``, ``dead_reason`` (why calls no
     longer run), ``startup_s`` (seconds until the child was ready),
@@ -262,7 +268,7 @@ class Session:
     """
 
     def __init__(self, submission_dir, limits: Limits | None = None, *, allowed_modules=None, preload=("numpy",),
-                 hardening=None, hidden=(), protected=(), rules: Rules | None = Rules()):
+                 hardening=None, hidden=(), protected=(), rules: Rules | None = Rules(), trusted=()):
         self.submission_dir = Path(submission_dir)
         if not self.submission_dir.is_dir():
             raise InputFileError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
@@ -280,6 +286,7 @@ class Session:
         self.forbidden_folders = module_folders(rules.forbidden_modules if rules else ())
         self.hidden = tuple(str(Path(h).resolve()) for h in hidden) + tuple(self.forbidden_folders)
         self.protected = self.hidden + tuple(str(Path(h).resolve()) for h in protected)
+        self.trusted = grader_folders() + tuple(str(Path(t).resolve()) for t in trusted)
         self.events: list[Event] = []
         if not set(self.hardening) <= set(HARDENING):
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
@@ -331,6 +338,8 @@ class Session:
         path = Path(path).resolve()
         if path.suffix != ".py" or not path.is_file():
             raise ValueError(f"call_trusted needs an existing .py file, got {str(path)!r}")
+        if not any(path.is_relative_to(folder) for folder in self._visible):
+            raise ValueError(f"call_trusted: {str(path)!r} is outside this session's view (pass its folder in trusted=)")
         notes = ["student code ran earlier in this process and may have changed it"] if self._student_ran else []
         result = self._run({"module": None, "trusted": str(path)}, function, args, kwargs, repeat, timeout_s, notes)
         self._trusted_loaded = True
@@ -364,6 +373,7 @@ class Session:
         folder, home = self._scratch / "submission", self._scratch / "home"
         self.copy_notes = copy_submission(self.submission_dir, folder)
         home.mkdir()
+        self._visible = visible_paths(self._scratch, library_paths(self.preload), self.trusted)
         user = sandbox_user()
         if user:  # the child may switch to this user: it must be able to read the copy (it gets the home)
             for path in (self._scratch, *self._scratch.rglob("*")):
@@ -376,7 +386,8 @@ class Session:
                 "forbidden": list(self.rules.forbidden_modules), "blocked": list(BLOCKED_MODULES),
                 "forbidden_folders": [[f, m] for f, m in self.forbidden_folders.items()],
                 "protected": list(self.protected), "readable": [str(Path(r).resolve()) for r in self.rules.readable],
-                "writable": [str(home)], "processes": self.rules.processes, "network": self.rules.network,
+                "writable": [str(home)], "visible": self._visible, "processes": self.rules.processes,
+                "network": self.rules.network,
                 "native_code": self.rules.native_code,
             },
             "library_paths": library_paths(self.preload),
@@ -397,8 +408,7 @@ class Session:
             config["confine"] = {
                 "scratch": str(self._scratch), "cwd": str(folder), "home": str(home), "tmpfs_mb": TMPFS_MB,
                 "user": user,
-                "host_mnt_ns": _mount_namespace(), "code": str(Path(__file__).parent),
-                "needed": config["library_paths"] + [sys.prefix, sys.base_prefix, sys.exec_prefix],
+                "host_mnt_ns": _mount_namespace(), "visible": self._visible,
                 "hidden": list(self.hidden),
             }
         ready, ex = self._launch(folder, home, config, unshare, started)
@@ -567,6 +577,24 @@ def observed_events(result: CallResult, where: str, ex: Exchange) -> list[Event]
 
 def _dedupe(events: list[Event]) -> list[Event]:
     return list(dict.fromkeys(events))
+
+
+def grader_folders() -> tuple[str, ...]:
+    """The grader's own code: its package and (in a source checkout) the reference folder."""
+    folders = [str(Path(__file__).resolve().parents[1])]
+    try:
+        spec = importlib.util.find_spec("grader.reference")
+        folders += [str(Path(p).resolve()) for p in (spec.submodule_search_locations or [])] if spec else []
+    except ImportError:
+        pass
+    return tuple(dict.fromkeys(folders))
+
+
+def visible_paths(scratch: Path, libraries, trusted) -> list[str]:
+    """What the child must see: its scratch folder, Python (every prefix), the libraries and
+    the trusted folders, as real paths (the mounts and the guard compare real paths)."""
+    paths = [scratch, *libraries, sys.prefix, sys.base_prefix, sys.exec_prefix, *trusted]
+    return sorted({os.path.realpath(p) for p in paths})
 
 
 def module_folders(names) -> dict[str, str]:

@@ -255,3 +255,17 @@ def test_a_native_fork_bomb_is_held_by_the_process_limit_and_dies_with_the_sessi
     assert made is not None and made < 32, made  # the limit counts every process of that user
     s.close()
     assert processes_with(marker) == []
+
+
+def test_reads_outside_the_sessions_view_are_refused(session, tmp_path):
+    """Another checkout of the grader, a home folder, another course: only Python, its libraries,
+    the grader's own code and the scratch folder are in view (plus the system's folders)."""
+    s = session({"attempts.py": ATTEMPTS})
+    outside = [p for p in ("/home", "/root", "/srv", "/opt", "/work") if os.path.isdir(p)]
+    for folder in outside[:2]:
+        r = s.call("attempts", "read", (os.path.join(folder, "anything.txt"),))
+        # refused by the guard (where namespaces work, the folder is also covered by an empty tmpfs)
+        assert codes(r) == ["read"] and "outside its sandbox" in r.error, r
+    r = s.call("attempts", "read", ("/etc/hostname",))  # the system's folders stay readable: no event
+    assert r.events == () and (r.ok or "FileNotFoundError" in r.error), r
+    assert "read" in VIOLATIONS
