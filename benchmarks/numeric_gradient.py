@@ -11,14 +11,12 @@ the grader's own numeric-gradient cases, both checks run:
 It prints a Markdown table (forward calls, caught or not) and writes JSON.
 Target (issue 7): every planted bug caught at under 5% of the full check's calls.
 
-    python benchmarks/numeric_gradient.py [--out benchmarks/results/numeric_gradient.json]
+    python benchmarks/numeric_gradient.py [--seeds 3] [--out benchmarks/results/numeric_gradient.json]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +24,8 @@ from grader.checks.cases import CONV_CASES, POOL_CASES, conv_inputs, pool_inputs
 from grader.checks.numeric import directional
 from grader.reference import numpy_fast, wrong
 from grader.seeding import rng
+
+from _common import machine, out_file, print_verdicts, target, write_json
 
 TOL = 1e-5  # the default [tolerance] numeric-gradient
 H = 1e-5
@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per bug")
     args = parser.parse_args()
+    out = out_file(args.out)
     rows = []
     subjects = [(v.part, v.key, v.fn) for v in wrong.variants(kind="backward")]
     subjects += [(p, f"{p}-correct", getattr(numpy_fast, f"{p}_backward")) for p in ("conv", "max_pool", "avg_pool")]
@@ -104,7 +105,7 @@ def main() -> None:
         rows.append({"bug": key, "part": part, **totals})
     print("| bug | full: forward calls | full: caught | directional: forward calls | directional: caught | calls ratio |")
     print("|---|---:|---:|---:|---:|---:|")
-    ok, undetectable = True, []
+    ok, undetectable, caught, ratios = True, [], [], []
     for r in rows:
         ratio = r["dir_calls"] / r["full_calls"]
         print(f"| {r['bug']} | {r['full_calls']} | {r['full_caught']}/{r['runs']} | {r['dir_calls']} | "
@@ -115,14 +116,23 @@ def main() -> None:
             undetectable.append(r["bug"])
         else:
             ok &= r["dir_caught"] >= r["full_caught"] and ratio < 0.05
-    print(f"\n{'PASS' if ok else 'MISS'}: every planted backward bug that finite differences can see is caught by "
-          "the directional check at under 5% of the full check's forward calls, and no correct backward is flagged")
+            caught.append(r["dir_caught"] >= r["full_caught"])
+            ratios.append(ratio)
+    print()
     if undetectable:
         print(f"not visible to any finite-difference check (ties, where max is not differentiable; the backward "
               f"test against the reference catches them): {', '.join(undetectable)}")
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps({"rows": rows, "pass": ok}, indent=1) + "\n")
+    targets = [target("numeric gradient: planted backward bugs caught cheaply (and no correct one flagged)",
+                      f"{sum(caught)}/{len(caught)} visible bugs caught as often as by full differences, "
+                      f"at {min(ratios):.2%}-{max(ratios):.2%} of its forward calls; correct backwards flagged: "
+                      f"{sum(r['dir_caught'] for r in rows if r['bug'].endswith('-correct'))}"
+                      + (f"; invisible to any finite difference: {', '.join(undetectable)} (the backward test "
+                         "catches it)" if undetectable else ""),
+                      "every bug caught at < 5% of full finite-difference forward calls", ok,
+                      worst_ratio=max(ratios), undetectable=undetectable)]
+    print_verdicts(targets)
+    write_json(out, {"benchmark": "numeric_gradient", "machine": machine(), "seeds": args.seeds, "rows": rows,
+                     "pass": ok, "targets": targets})
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """How fast are the reference implementations? Forward + backward, side by side.
 
     python benchmarks/reference_speed.py [--threads 1] [--repeats 7] [--loops-repeats 3] [--no-loops]
+                                         [--out benchmarks/results/reference_speed.json]
 
-Times numpy_loops, numpy_fast and torch_ref (device cpu) on a few layers, and
-plain torch.nn.functional with autograd on float64 tensors as the yardstick
-("torch F": no numpy conversions, no tie handling).  Each time is the median
-of the repeats after one warm-up call; the Markdown table ends with ratios.
+Times numpy_loops, numpy_fast and torch_ref (device cpu) on a few layers (the
+grader's speed-test shapes first), and plain torch.nn.functional with autograd
+on float64 tensors as the yardstick ("torch F": no numpy conversions, no tie
+handling).  Each time is the median of the repeats after one warm-up call; the
+Markdown table ends with ratios.  Target (issue 7): numpy_fast within 3x of
+torch F on every layer.
 
 --threads sets the thread count of numpy's BLAS and of torch (default 1).  On
 a small machine the two pools busy-wait against each other when a process
@@ -30,6 +33,7 @@ def parse_args(argv=None):
     parser.add_argument("--loops-repeats", type=int, default=3, help="timed runs of numpy_loops (slow)")
     parser.add_argument("--no-loops", action="store_true", help="skip numpy_loops")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
     return parser.parse_args(argv)
 
 
@@ -43,10 +47,20 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F_  # noqa: E402
 
+from grader.checks.cases import SPEED_CONV, SPEED_POOL  # noqa: E402
 from grader.reference import numpy_fast, numpy_loops, torch_ref  # noqa: E402
 
-# (name, part, shapes and settings)
+from _common import fail, machine, out_file, print_verdicts, target, write_json  # noqa: E402
+
+LIMIT = 3.0  # target: numpy_fast at most this many times torch F's time
+_pool = SPEED_POOL.params()
+_conv = f"x{SPEED_CONV.x} w{SPEED_CONV.w} s{SPEED_CONV.stride} p{SPEED_CONV.pad}".replace(", ", ",")
+_window = f"x{SPEED_POOL.x} {SPEED_POOL.pool_height}x{SPEED_POOL.pool_width} s{SPEED_POOL.stride}".replace(", ", ",")
+# (name, part, shapes and settings): the grader's speed-test shapes, then larger layers
 CASES = [
+    (f"conv {_conv} (speed test)", "conv", (SPEED_CONV.x, SPEED_CONV.w, SPEED_CONV.params(True))),
+    (f"max_pool {_window} (speed test)", "max_pool", (SPEED_POOL.x, _pool)),
+    (f"avg_pool {_window} (speed test)", "avg_pool", (SPEED_POOL.x, _pool)),
     ("conv x(2,3,16,16) w(4,3,3,3) s1 p1", "conv", ((2, 3, 16, 16), (4, 3, 3, 3), {"stride": 1, "pad": 1})),
     ("conv x(8,16,32,32) w(16,16,3,3) s1 p1", "conv", ((8, 16, 32, 32), (16, 16, 3, 3), {"stride": 1, "pad": 1})),
     ("conv x(8,16,32,32) w(16,16,3,3) s2 p2 d2", "conv",
@@ -132,6 +146,9 @@ def table(rows):
 
 
 def main(args=ARGS):
+    if args.repeats < 1 or args.loops_repeats < 1:
+        fail("--repeats and --loops-repeats must be at least 1")
+    out = out_file(args.out)
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
@@ -141,6 +158,18 @@ def main(args=ARGS):
           f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')} BLAS threads), {platform.machine()}, "
           f"{os.cpu_count()} CPUs, median of {args.repeats} (loops: {loops_repeats})\n")
     print(table(rows))
+    ratios = {name: t["numpy_fast"] / t["torch F"] for name, t in rows}
+    worst = max(ratios, key=ratios.get)
+    targets = [target("numpy_fast reference vs torch.nn.functional (CPU, forward + backward)",
+                      f"{min(ratios.values()):.2f}x-{ratios[worst]:.2f}x torch F's time (worst: {worst})",
+                      f"within {LIMIT:g}x on every layer", ratios[worst] <= LIMIT, worst_ratio=ratios[worst])]
+    print()
+    print_verdicts(targets)
+    write_json(out, {"benchmark": "reference_speed", "machine": machine(), "threads": args.threads,
+                     "repeats": args.repeats, "loops_repeats": loops_repeats,
+                     "rows": [{"layer": name, **{f"{k}_s": v for k, v in t.items()},
+                               "fast_vs_torch_f": ratios[name]} for name, t in rows],
+                     "targets": targets})
 
 
 if __name__ == "__main__":
