@@ -151,7 +151,8 @@ def _warm(parts: tuple[str, ...]) -> None:
     import numpy  # noqa: F401
 
     import grader.grading  # noqa: F401
-    import grader.report  # noqa: F401
+    import grader.report.data  # noqa: F401 - the reporters every submission writes
+    import grader.report.html  # noqa: F401
 
     if "transfer" in parts:
         import torch  # noqa: F401

@@ -144,9 +144,10 @@ def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
     """What student code may not read besides the hidden folders: the grader's own packages
     (the problem bank, templates) and the assignment's configuration."""
     import grader
-    from grader import problems
 
-    paths = {str(Path(grader.__file__).resolve().parent)} | {str(Path(p).resolve()) for p in problems.__path__}
+    problems = importlib.util.find_spec("grader.problems")  # its folder, without importing the problem bank
+    paths = {str(Path(grader.__file__).resolve().parent)} | {str(Path(p).resolve())
+                                                              for p in problems.submodule_search_locations or []}
     for extra in grader.__path__[1:]:  # a source checkout's root: its top-level folders, never the root itself
         paths |= {str((Path(extra) / name).resolve()) for name in ("templates", "problems", "reference")
                   if (Path(extra) / name).is_dir()}
@@ -183,14 +184,21 @@ def _close_reference(limits: Limits) -> None:
         held[1].cleanup()
 
 
-def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth: Truth,
-               limits: Limits) -> list[TestResult]:
-    if part == "transfer":
-        from grader.checks.transfer import Task, grade_transfer
+def start_transfer(root: Path, cfg: config_module.Config, seed: int, device: str, limits: Limits):
+    """Begin the transfer part in the background (see ``checks.transfer.Started``)."""
+    from grader.checks.transfer import Started, Task
 
-        task = Task.from_spec(cfg.transfer_task) if cfg.transfer_task else None
-        tests, speed, events, protections = grade_transfer(root, limits, cfg.points, seed, truth.device, task,
-                                                           protected=protected_paths(cfg))
+    task = Task.from_spec(cfg.transfer_task) if cfg.transfer_task else None
+    return Started(root, limits, seed, device, task, protected=protected_paths(cfg))
+
+
+def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth: Truth,
+               limits: Limits, started=None) -> list[TestResult]:
+    if part == "transfer":
+        from grader.checks.transfer import grade_transfer
+
+        started = started or start_transfer(root, cfg, seed, truth.device, limits)
+        tests, speed, events, protections = grade_transfer(started, cfg.points)
         tests = _scale(tests + integrity_tests(part, [], events, False, protections), cfg.points) + speed
         return zero_on_violation(tests, [], events)
     others = tuple(s.file for s in detect(root).parts if s.file != spec.file)  # each part on its own
@@ -230,6 +238,20 @@ def _not_graded(part: str, cfg: config_module.Config, exc: Exception) -> TestRes
                       "tell your instructor, who can re-run it with GRADER_DEBUG=1", {"passed": False, "error": text})
 
 
+def _grade_into(report: Report, root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int,
+                truth: Truth, limits: Limits, started) -> None:
+    """Grade one part into ``report``; the grader's own failure fails that part alone."""
+    try:
+        report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, started))
+    except UsageError:  # the instructor's configuration (a broken task file): exit 2 with one line
+        raise
+    except Exception as exc:  # noqa: BLE001 - the grader's own failure: this part fails, the rest go on
+        if os.environ.get("GRADER_DEBUG"):
+            traceback.print_exc()
+        report.tests.append(_not_graded(part, cfg, exc))
+        report.notes.append(f"internal error while grading {part}: {type(exc).__name__}: {exc}")
+
+
 def grade_submission(
     submission: str | os.PathLike,
     parts: str | Sequence[str] | None = None,
@@ -250,23 +272,25 @@ def grade_submission(
     limits = Limits(call_timeout_s=cfg.call_timeout_s, total_timeout_s=cfg.part_timeout_s, memory_mb=cfg.memory_mb,
                     max_output_bytes=max(cfg.output_bytes, 1))
     truth = Truth(device)
-    for part in cfg.parts:
-        if wanted is not None and part not in wanted:
-            continue
-        spec = layout.spec(part)
-        if spec is None:
-            if wanted is not None or part != "transfer":
-                report.notes.append(f"the {layout.name} layout has no {part} part: not run")
-            continue
+    graded = [p for p in cfg.parts if wanted is None or p in wanted]
+    for part in graded:
+        if layout.spec(part) is None and (wanted is not None or part != "transfer"):
+            report.notes.append(f"the {layout.name} layout has no {part} part: not run")
+    graded = [p for p in graded if layout.spec(p) is not None]
+    transfer = None
+    if "transfer" in graded:  # its torch child and the reference's training start now, beside the numpy parts
         try:
-            report.tests.extend(grade_part(root.resolve(), part, spec, cfg, seed, truth, limits))
-        except UsageError:  # the instructor's configuration (a broken task file): exit 2 with one line
+            transfer = start_transfer(root.resolve(), cfg, seed, device, limits)
+        except UsageError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the grader's own failure: this part fails, the rest go on
-            if os.environ.get("GRADER_DEBUG"):
-                traceback.print_exc()
-            report.tests.append(_not_graded(part, cfg, exc))
-            report.notes.append(f"internal error while grading {part}: {type(exc).__name__}: {exc}")
+        except Exception:  # noqa: BLE001 - grading the part tries again, and reports the failure there
+            transfer = None
+    try:
+        for part in graded:
+            _grade_into(report, root.resolve(), part, layout.spec(part), cfg, seed, truth, limits, transfer)
+    finally:
+        if transfer is not None:
+            transfer.close()
     if wanted:
         for part in wanted:
             if part not in cfg.parts:

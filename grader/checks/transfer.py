@@ -49,6 +49,11 @@ def _reference_solution() -> Path:
     return Path(transfer.__file__).resolve().parent / "reference_solution.py"
 
 
+# What the transfer children import before any call (not charged to anyone, and done while the numpy
+# parts are graded): torch.optim alone takes a second on first use (it brings in torch._dynamo).
+PRELOAD = ("numpy", "torch", "torch.optim")
+
+
 @dataclass
 class Task:
     """The target task as the parent holds it: the test labels never leave it."""
@@ -58,7 +63,8 @@ class Task:
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
-    pretrained: dict[str, np.ndarray]  # the backbone's weights before anyone touched them
+    pretrained: dict[str, np.ndarray] | None  # the backbone's weights before anyone touched them (None: from
+    # the reference's child, before judging: see ``Started``)
     epochs: int
     batch_size: int
     backbone: dict | None = None  # an instructor's {"file", "function"}, or None for the shipped one
@@ -66,13 +72,11 @@ class Task:
     @classmethod
     @functools.cache
     def default(cls) -> Task:
-        from grader.transfer import budget, data
-        from grader.transfer.model import pretrained_backbone
+        from grader.transfer import data
 
         splits = data.target_splits()
         (train_x, train_y), (test_x, test_y) = splits["train"], splits["test"]
-        state = {k: v.detach().cpu().numpy().copy() for k, v in pretrained_backbone().named_parameters()}
-        return cls(data.TARGET_CLASSES, train_x, train_y, test_x, test_y, state, budget.EPOCHS, budget.BATCH_SIZE)
+        return cls(data.TARGET_CLASSES, train_x, train_y, test_x, test_y, None, data.EPOCHS, data.BATCH_SIZE)
 
     @classmethod
     def from_spec(cls, spec: str, base: Path | None = None) -> Task:
@@ -331,38 +335,74 @@ def judge_speed(run: Run, reference: Run, points: float) -> TestResult:
                                                  "vs_reference": ratio}})
 
 
-def grade_transfer(root: Path, limits, points: dict[str, float], seed: int, device: str,
-                   task: Task | None = None, protected=()) -> tuple[list[TestResult], list[TestResult], list, dict]:
+class Started:
+    """The transfer part's slow beginning, begun in two threads as soon as grading starts, so
+    that it overlaps the numpy parts: the student's child (importing torch takes a second or
+    more) and the reference's pipelines (a child of their own, no student code in it; they
+    also hand over the pretrained weights, so the parent never imports torch for the shipped
+    task).  ``grade_transfer`` waits for both; ``close`` ends what was started if it never does."""
+
+    def __init__(self, root: Path, limits, seed: int, device: str, task: Task | None = None, protected=()):
+        from concurrent.futures import ThreadPoolExecutor
+        from dataclasses import replace
+
+        from grader.grading import hidden_folders
+        from grader.seeding import derive_seed
+
+        self.task = task or Task.default()
+        self.device = device
+        memory = None if device == "cuda" else max(limits.memory_mb or 0, 4096)
+        self.limits = replace(limits, memory_mb=memory, call_timeout_s=max(limits.call_timeout_s, 60.0))
+        self.train_seed = derive_seed(seed, "transfer") % (2**31)
+        rules = Rules(native_code=True, readable=(str(_harness().parent),))  # torch loads native code as it goes
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grader-transfer")
+        self.session = pool.submit(Session, root, self.limits, preload=PRELOAD, hidden=hidden_folders(),
+                                   protected=protected, rules=rules)
+        self.references = pool.submit(self._references)
+        pool.shutdown(wait=False)  # the threads end with their work; nobody waits here
+
+    def _references(self) -> dict[str, Run]:
+        import tempfile
+
+        key = (self.train_seed, self.device, id(self.task))
+        if key not in _REFERENCE_RUNS:  # the reference does the same on every submission of a run: once
+            with tempfile.TemporaryDirectory() as empty, \
+                    Session(empty, self.limits, preload=PRELOAD) as session:
+                if self.task.pretrained is None:
+                    self.task.pretrained = pretrained_state(session, self.task, self.device)
+                _REFERENCE_RUNS[key] = {m: run_pipeline(session, m, self.task, self.train_seed, self.device,
+                                                        student=False) for m in MODES}
+        return _REFERENCE_RUNS[key]
+
+    def close(self) -> None:
+        if not self.session.cancel() and self.session.exception() is None:
+            self.session.result().close()
+        self.references.exception()  # wait: its child is closed by its own with-block
+
+
+def pretrained_state(session: Session, task: Task, device: str) -> dict[str, np.ndarray]:
+    """The backbone's weights before anyone touched them, from a child that runs no student code."""
+    from grader.errors import GraderError
+
+    loaded = session.call_trusted(_harness(), "load_backbone", (task.backbone, device))
+    state = session.call_trusted(_harness(), "weights", (loaded.value,)) if loaded.ok else loaded
+    if not state.ok:
+        raise GraderError(f"the pretrained network could not be loaded: {state.error}")
+    return state.value
+
+
+def grade_transfer(started: Started, points: dict[str, float]) -> tuple[list[TestResult], list[TestResult], list, dict]:
     """The transfer tests (structure and accuracy, both modes), the speed tests, what the
     student's session noticed (``Event``s, for the integrity test) and the protections it
-    had: the student's
-    pipeline and the reference's, each in its own child.  Student code may not read
-    ``protected`` paths, except the folder of the trusted harness it runs next to."""
-    import tempfile
-    from dataclasses import replace
-
-    from grader.seeding import derive_seed
-
-    task = task or Task.default()
-    memory = None if device == "cuda" else max(limits.memory_mb or 0, 4096)
-    limits = replace(limits, memory_mb=memory, call_timeout_s=max(limits.call_timeout_s, 60.0))
-    train_seed = derive_seed(seed, "transfer") % (2**31)
-    students: dict[str, Run] = {}
-    from grader.grading import hidden_folders
-
-    rules = Rules(native_code=True, readable=(str(_harness().parent),))  # torch loads native code as it goes
-    with Session(root, limits, preload=("numpy", "torch"), hidden=hidden_folders(), protected=protected,
-                 rules=rules) as session:
+    had: the student's pipeline and the reference's, each in its own child (see ``Started``)."""
+    task, students = started.task, {}
+    with started.session.result() as session:
         for mode in MODES:
             if not session.alive:
                 session.restart()
-            students[mode] = run_pipeline(session, mode, task, train_seed, device, student=True)
+            students[mode] = run_pipeline(session, mode, task, started.train_seed, started.device, student=True)
         events, protections = list(session.events), dict(session.protections)
-    key = (train_seed, device, id(task))
-    if key not in _REFERENCE_RUNS:  # the reference does the same on every submission of a run: once
-        with tempfile.TemporaryDirectory() as empty, Session(empty, limits, preload=("numpy", "torch")) as session:
-            _REFERENCE_RUNS[key] = {m: run_pipeline(session, m, task, train_seed, device, student=False) for m in MODES}
-    references = _REFERENCE_RUNS[key]
+    references = started.references.result()
     tests: list[TestResult] = []
     for mode in MODES:
         tests += judge_structure(students[mode], task)

@@ -41,6 +41,9 @@ SOURCE_SHAPES = ("disc", "square", "triangle", "cross", "ring",
 TARGET_SHAPES = ("frame", "crescent", "corner", "tee")
 SOURCE_CLASSES = len(SOURCE_SHAPES)  # 10
 TARGET_CLASSES = len(TARGET_SHAPES)  # 4
+# The training budget every pipeline gets on the target task (``budget.train``): epochs of batches.
+EPOCHS = 5
+BATCH_SIZE = 32
 #: Sizes of the target task's splits; the test labels stay with the grader.
 TARGET_TRAIN, TARGET_TEST = 300, 200
 

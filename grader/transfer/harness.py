@@ -45,6 +45,11 @@ def load_backbone(spec: dict | None = None, device: str = "cpu"):
     return model.to(_device(device))
 
 
+def weights(model) -> dict:
+    """Every parameter of ``model`` by name, as numpy arrays (the parent's copy of the pretrained ones)."""
+    return {name: p.detach().cpu().numpy().copy() for name, p in model.named_parameters()}
+
+
 def _names(model) -> dict[int, str]:
     return {id(p): name for name, p in model.named_parameters()}
 

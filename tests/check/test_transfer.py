@@ -114,3 +114,17 @@ def build_model(pretrained, num_classes, mode):
     assert "replaced torch.allclose" in rules.feedback
     accuracy = [t for t in report.tests if t.kind == "accuracy"]
     assert accuracy and all(t.feedback.startswith("no points: started processes") for t in accuracy)
+
+
+def test_the_parent_never_imports_torch_for_the_shipped_task():
+    """torch runs only in the children: the parent gets the pretrained weights it compares with
+    from the reference's child (which runs no student code), not by loading them itself."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from grader.grading import grade_submission; "
+            f"r = grade_submission({str(ROOT / 'examples' / 'submission')!r}, parts='transfer', seed=4, device='cpu', "
+            f"config_path={str(CONFIG)!r}); print(r.score, r.max_score, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["8.0", "8.0", "False"], done.stdout
