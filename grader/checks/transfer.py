@@ -10,8 +10,10 @@ For each mode, in one sandbox session with torch preloaded:
     seconds  = harness.fit(model, opt, train split) (zero_grad, forward, cross-entropy, backward, step)
     after    = harness.outcome(model, test images)  (weights, logits: no labels in the child)
 
-The reference pipeline runs the same way in a child of its own.  The parent
-compares the weights with its own copy of the pretrained ones, scores the
+The reference pipeline runs the same way in a child of its own, which also
+hands the parent the pretrained weights (no student code ever runs there;
+both children start in the background while the numpy parts are graded,
+see ``Started``).  The parent compares the weights with those, scores the
 logits against the hidden labels, and sets the accuracy bar from the
 reference's accuracy in the same run.
 """
