@@ -156,20 +156,31 @@ def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
     return tuple(sorted(paths))
 
 
-_REFERENCES: dict[Limits, tuple[Session, tempfile.TemporaryDirectory]] = {}
+def limits_for(cfg: config_module.Config) -> Limits:
+    """The limits every part's child gets under this assignment config."""
+    return Limits(call_timeout_s=cfg.call_timeout_s, total_timeout_s=cfg.part_timeout_s, memory_mb=cfg.memory_mb,
+                  max_output_bytes=max(cfg.output_bytes, 1))
+
+
+#: per limits: the session, its empty submission folder, and the process that started both
+_REFERENCES: dict[Limits, tuple[Session, Path, int]] = {}
 
 
 def reference_session(limits: Limits) -> Session:
     """A child that runs only the grader's references, for speed tests: started
-    once per process and limits, and reused (no student code ever runs in it)."""
+    once per process and limits, and reused (no student code ever runs in it).
+    A batch worker forked from a process that holds one starts its own: the
+    inherited copy shares its pipes with the parent, and the parent ends it."""
     # It lives as long as the process: the per-session time and CPU budgets are for student code.
     limits = replace(limits, total_timeout_s=7 * 24 * 3600.0, cpu_s=None)
     held = _REFERENCES.get(limits)
+    if held is not None and held[2] != os.getpid():
+        held = None  # inherited through fork: left as it is (collecting it here touches nothing)
     if held is not None and not held[0].alive:
         held[0].restart()
     if held is None:
-        empty = tempfile.TemporaryDirectory(prefix="grader-references-")
-        held = (Session(empty.name, limits), empty)
+        empty = Path(tempfile.mkdtemp(prefix="grader-references-"))
+        held = (Session(empty, limits), empty, os.getpid())
         _REFERENCES[limits] = held
         atexit.register(_close_reference, limits)
         # a batch worker (multiprocessing) leaves through os._exit, past atexit: its finalizers still run
@@ -178,10 +189,11 @@ def reference_session(limits: Limits) -> Session:
 
 
 def _close_reference(limits: Limits) -> None:
-    held = _REFERENCES.pop(limits, None)
-    if held is not None:
+    held = _REFERENCES.get(limits)
+    if held is not None and held[2] == os.getpid():
+        del _REFERENCES[limits]
         held[0].close()
-        held[1].cleanup()
+        shutil.rmtree(held[1], ignore_errors=True)
 
 
 def start_transfer(root: Path, cfg: config_module.Config, seed: int, device: str, limits: Limits):
@@ -269,8 +281,7 @@ def grade_submission(
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     report = Report(submission=str(submission), seed=seed, layout=layout.name, device=device)
     report.protections = probe()
-    limits = Limits(call_timeout_s=cfg.call_timeout_s, total_timeout_s=cfg.part_timeout_s, memory_mb=cfg.memory_mb,
-                    max_output_bytes=max(cfg.output_bytes, 1))
+    limits = limits_for(cfg)
     truth = Truth(device)
     graded = [p for p in cfg.parts if wanted is None or p in wanted]
     for part in graded:

@@ -292,14 +292,18 @@ class Session:
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
         self.closed = False
         self._child: ChildProcess | None = None
+        # the process that started the child owns it: a copy made by fork (a batch worker)
+        # neither uses the child (its pipes are shared) nor ends it
+        self._owner = os.getpid()
         self._start()
 
     # --- public
 
     @property
     def alive(self) -> bool:
-        """Whether calls will run (not closed, and the child has not ended)."""
-        return not self.closed and self.dead_reason is None
+        """Whether calls will run (not closed, the child has not ended, and this is
+        the process that started it: a forked copy of a Session is never alive)."""
+        return not self.closed and self.dead_reason is None and self._owner == os.getpid()
 
     @property
     def pid(self) -> int | None:
@@ -449,7 +453,7 @@ class Session:
                 return None, Exchange(None, Capture(0), Capture(0), failure=f"unshare: {exc}")
             shutil.rmtree(self._scratch, ignore_errors=True)
             raise SandboxError(f"could not start the sandbox's Python ({sys.executable}): {exc}") from None
-        self._finalizer = weakref.finalize(self, _cleanup, self._child, self._scratch)
+        self._finalizer = weakref.finalize(self, _cleanup, self._child, self._scratch, self._owner)
         ex = self._child.exchange([], started + self.limits.start_timeout_s, REPLY_SLACK_BYTES, 4000)
         return (self._decode(ex) if ex.body is not None else None), ex
 
@@ -462,6 +466,8 @@ class Session:
     def _check_open(self) -> None:
         if self.closed:
             raise RuntimeError("this Session is closed")
+        if self._owner != os.getpid():
+            raise RuntimeError(f"this Session belongs to process {self._owner} (it was copied by fork)")
 
     # --- one call
 
@@ -747,8 +753,11 @@ def _mount_namespace() -> str:
         return ""
 
 
-def _cleanup(child: ChildProcess, scratch: Path) -> None:
-    """Kill the child's session and remove its scratch folder (also at GC and interpreter exit)."""
+def _cleanup(child: ChildProcess, scratch: Path, owner: int) -> None:
+    """Kill the child's session and remove its scratch folder (also at GC and interpreter exit),
+    in the process that started it only: a forked copy that is collected leaves both alone."""
+    if os.getpid() != owner:
+        return
     try:
         child.close()
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -89,6 +90,27 @@ def test_worker_processes_leave_no_scratch_folder_behind(klass, tmp_path, monkey
     grade_batch(klass, tmp_path / "graded", workers=2, seed=2, parts="max_pool", device="cpu", config_path=CONFIG)
     # workers end through os._exit, past atexit: their reference children's folders must still go
     assert sorted(p.name for p in private.iterdir()) == []
+
+
+def test_workers_forked_from_a_process_holding_a_reference_child_neither_share_nor_end_it(klass, tmp_path, monkeypatch):
+    # the CI failure: an earlier test in the same process had started its reference child; the forked
+    # workers used the copy (the same pipes as the parent) and left their own scratch folders behind
+    import tempfile
+
+    from grader.config import load
+    from grader.grading import limits_for, reference_session
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    limits = limits_for(load(CONFIG))
+    held = reference_session(limits)
+    ours = {p.name for p in private.iterdir()}
+    assert ours and held.alive
+    grade_batch(klass, tmp_path / "graded", workers=2, seed=2, parts=PARTS, device="cpu", config_path=CONFIG)
+    assert {p.name for p in private.iterdir()} == ours  # the workers' own folders are gone, the parent's stay
+    assert reference_session(limits) is held and held.alive
+    os.kill(held.pid, 0)  # the parent's reference child still runs
 
 
 def test_batch_results_equal_grader_check_alone(klass, tmp_path):

@@ -216,3 +216,29 @@ def test_refs_belong_to_one_child(session):
 def test_the_child_does_not_import_torch_unless_asked(session):
     s = session({"probe.py": "import sys\ndef loaded():\n    return sorted(m for m in ('torch', 'grader') if m in sys.modules)\n"})
     assert s.call("probe", "loaded").value == []
+
+
+def test_a_forked_copy_of_a_session_neither_uses_nor_ends_the_child(session):
+    # a batch worker forked from a process that holds a session shares its pipes: the copy must stay
+    # out of the way, and collecting it there must not kill the parent's child or remove its folder
+    import gc
+    import os
+
+    s = session({"conv.py": CONV})
+    scratch = s._scratch
+    pid = os.fork()
+    if pid == 0:  # the copy
+        code = 1 if s.alive else 0
+        try:
+            s.call("conv", "scale", (np.ones(2),))
+            code = 2
+        except RuntimeError:
+            pass
+        del s
+        gc.collect()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert s.alive and scratch.is_dir()
+    r = s.call("conv", "scale", (np.ones(2),))
+    assert r.ok and r.value[0].tolist() == [2.0, 2.0]
