@@ -3,6 +3,8 @@
 Templates live in ``templates/`` (installed: ``grader/templates``).  Undefined
 names are errors (StrictUndefined), and HTML and XML output is autoescaped:
 text that comes from problems, rosters or student code can never inject markup.
+Templates are read once a process (no ``auto_reload``): a run that renders
+thousands of quizzes does not look at each template file's time again and again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,
     )
     env.filters["grouped"] = lambda n: f"{int(n):,}"
     env.filters["num"] = lambda v: str(int(v)) if float(v).is_integer() else f"{float(v):g}"

@@ -25,6 +25,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any, Iterator
 
 from grader.errors import InvalidResponse
@@ -77,6 +78,9 @@ _GROUPED = re.compile(r"^[+-]?\d{1,3}([,_ ']\d{3})+(\.\d+)?$")
 def parse_number(raw: Any) -> float | int:
     """A number from JSON or text: ``55``, ``" 55 "``, ``1,040``, ``1_040``,
     ``196 609 000``, ``2.5e3``, ``1/4``."""
+    kind = type(raw)
+    if kind is int or (kind is float and math.isfinite(raw)):  # the usual cases first (a bool is refused below)
+        return raw
     if isinstance(raw, bool):
         raise InvalidResponse(f"expected a number, got {raw!r}")
     if isinstance(raw, (int, float)):
@@ -234,10 +238,10 @@ class Shape(LeafFormat):
             items = [p for p in re.split(r"\s*(?:[x×X*,;]|\s)\s*", text) if p]
         if not items:
             raise InvalidResponse(f"{raw!r} is not a shape")
-        dims = []
+        dims, integer = [], Integer()
         for item in items:
             try:
-                dims.append(Integer().parse(item))
+                dims.append(integer.parse(item))
             except InvalidResponse:
                 raise InvalidResponse(f"{raw!r} is not a shape: {item!r} is not an integer") from None
         return tuple(dims)
@@ -272,7 +276,7 @@ class Matrix(LeafFormat):
             raise InvalidResponse(f"{raw!r} is not a matrix (a list of rows)")
         if len({len(r) for r in rows}) != 1:
             raise InvalidResponse("the rows have different lengths")
-        return tuple(tuple(float(parse_number(v)) for v in row) for row in rows)
+        return tuple(tuple([float(parse_number(v)) for v in row]) for row in rows)
 
     def same(self, expected: Any, got: Any) -> bool:
         a, b = self.parse(expected), self.parse(got)
@@ -322,6 +326,7 @@ class Choice(LeafFormat):
         return str(value)
 
 
+@lru_cache(maxsize=4096)  # the options' keys and labels are normalised again for every answer read
 def _norm(text: str) -> str:
     return re.sub(r"[\s_\-.]+", " ", text.strip().lower()).strip()
 

@@ -21,7 +21,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
 
 import numpy as np
 
@@ -30,6 +30,10 @@ from grader.errors import InvalidResponse, ParamError
 from .answers import AnswerFormat, Matrix as MatrixAnswer, parse_number
 
 REQUIRED = object()
+
+#: ``json.dumps(value, sort_keys=True)``, the same text for equal parameters or answers
+#: (one encoder for the many calls of sampling).
+_canonical = json.JSONEncoder(sort_keys=True).encode
 
 
 # ---------------------------------------------------------------- parameter kinds
@@ -294,7 +298,7 @@ class Problem(ABC):
         best, best_rank = None, None
         for _ in range(tries):
             params = self.draw(rng)
-            wrong = [json.dumps(m.answer, sort_keys=True) for m in self.telling_mistakes(params)]
+            wrong = [_canonical(m.answer) for m in self.telling_mistakes(params)]
             collisions, distinct = len(wrong) - len(set(wrong)), len(set(wrong))
             rank = (collisions, -min(distinct, 2))
             if best_rank is None or rank < best_rank:
@@ -317,7 +321,7 @@ class Problem(ABC):
         """The mistakes whose answer differs from the right one in some part:
         the ones a response can reveal.  (Cached by parameters: sampling,
         grading and every export ask for them again.)"""
-        return list(_telling(self, json.dumps(params, sort_keys=True)))
+        return list(_telling(self, _canonical(params)))
 
     # -- stage 4: what people read
 
@@ -399,6 +403,15 @@ def _feedback(parts: list[PartGrade], status: str) -> str:
         why = f": {p.feedback}" if p.feedback else ""
         lines.append(f"{where}{p.given} is wrong{why} (expected {p.expected})")
     return "; ".join(lines)
+
+
+T = TypeVar("T")
+
+
+def pick(rng: np.random.Generator, options: Sequence[T]) -> T:
+    """One of ``options`` at random: the same draw as ``rng.choice(options)`` (numpy picks
+    the index with ``rng.integers(len(options))`` too), without making an array of the list."""
+    return options[int(rng.integers(len(options)))]
 
 
 def mistakes_from(

@@ -14,7 +14,7 @@ import numpy as np
 from grader.errors import ParamError
 
 from .answers import Integer
-from .base import Int, Param, Problem, Statement, mistakes_from
+from .base import Int, Param, Problem, Statement, mistakes_from, pick
 from .layers import out_size
 
 
@@ -40,11 +40,11 @@ class ConvOutputSize(Problem):
             )
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
-        kernel = int(rng.choice([1, 3, 3, 5, 5, 7, 11]))
-        dilation = int(rng.choice([1, 1, 1, 2, 3])) if kernel > 1 else 1
+        kernel = pick(rng, [1, 3, 3, 5, 5, 7, 11])
+        dilation = pick(rng, [1, 1, 1, 2, 3]) if kernel > 1 else 1
         extent = dilation * (kernel - 1) + 1
-        stride = int(rng.choice([1, 1, 2, 2, 3, 4]))
-        style = rng.choice(["valid", "same", "some"])
+        stride = pick(rng, [1, 1, 2, 2, 3, 4])
+        style = pick(rng, ["valid", "same", "some"])
         padding = {"valid": 0, "same": (extent - 1) // 2, "some": int(rng.integers(1, max(2, extent // 2 + 1)))}[style]
         # Most variants divide cleanly; one in four leaves a remainder, so
         # that floor versus ceil matters.

@@ -16,7 +16,7 @@ import numpy as np
 from grader.errors import ParamError
 
 from .answers import Integer
-from .base import Bool, Int, Pair, Param, Problem, Statement, mistakes_from, pair
+from .base import Bool, Int, Pair, Param, Problem, Statement, mistakes_from, pair, pick
 from .layers import conv_params
 
 
@@ -42,18 +42,18 @@ class ConvParams(Problem):
                 raise ParamError(f"groups ({g}) must divide {side} ({p[side]})")
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
-        c_in = int(rng.choice(self._CHANNELS))
-        c_out = int(rng.choice(self._CHANNELS[2:]))
-        kernel: int | list[int] = int(rng.choice([1, 3, 3, 3, 5, 7, 11]))
+        c_in = pick(rng, self._CHANNELS)
+        c_out = pick(rng, self._CHANNELS[2:])
+        kernel: int | list[int] = pick(rng, [1, 3, 3, 3, 5, 7, 11])
         if rng.random() < 0.2:  # non-square, as in Inception's factorised convolutions
             kernel = [list(k) for k in ((1, 3), (3, 1), (1, 7), (7, 1), (3, 5))][int(rng.integers(5))]
         groups = 1
         if rng.random() < 0.25:
             if rng.random() < 0.4:  # depthwise
-                c_in = c_out = int(rng.choice([16, 32, 64, 128, 256]))
+                c_in = c_out = pick(rng, [16, 32, 64, 128, 256])
                 groups = c_in
             else:
-                groups = int(rng.choice([2, 4, 8]))
+                groups = pick(rng, [2, 4, 8])
                 c_in = max(c_in - c_in % (groups * 4), groups * 4)
                 c_out = max(c_out - c_out % (groups * 4), groups * 4)
         return self.validate(

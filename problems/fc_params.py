@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .answers import Integer, grouped
-from .base import Bool, Int, Param, Problem, Statement, mistakes_from
+from .base import Bool, Int, Param, Problem, Statement, mistakes_from, pick
 
 # Flattened volumes that FC layers meet in the classic networks, written
 # H×W×C as the course notes do; the statement names the volume when it knows it.
@@ -46,8 +46,8 @@ class FcParams(Problem):
             volumes = sorted(_VOLUMES)
             in_features = volumes[int(rng.integers(len(volumes)))]
         else:
-            in_features = int(rng.choice([84, 120, 256, 512, 1024, 2048, 4096]))
-        out_features = int(rng.choice([2, 10, 10, 84, 100, 120, 256, 512, 1000, 4096]))
+            in_features = pick(rng, [84, 120, 256, 512, 1024, 2048, 4096])
+        out_features = pick(rng, [2, 10, 10, 84, 100, 120, 256, 512, 1000, 4096])
         return self.validate(
             {"in_features": in_features, "out_features": out_features, "bias": bool(rng.random() < 0.8)}
         )

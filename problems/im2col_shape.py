@@ -21,7 +21,7 @@ import numpy as np
 from grader.errors import ParamError
 
 from .answers import Record, Shape
-from .base import Int, Pair, Param, Problem, Statement, mistakes_from, pair
+from .base import Int, Pair, Param, Problem, Statement, mistakes_from, pair, pick
 from .layers import out_size
 
 
@@ -83,11 +83,11 @@ class Im2colShape(Problem):
                 {"input_size": 32, "in_channels": 3, "kernel_size": 5, "stride": 1, "padding": 2, "out_channels": 16},
             ][int(rng.integers(3))]
             return self.validate(raw)
-        kernel = int(rng.choice([1, 3, 3, 3, 5, 5, 7, 11]))
-        stride = int(rng.choice([s for s in (1, 1, 2, 2, 4) if s <= max(kernel, 2)]))
-        padding = int(rng.choice([0, (kernel - 1) // 2, (kernel - 1) // 2])) if kernel > 1 else 0
-        in_channels = int(rng.choice([1, 3, 3, 8, 16, 32, 64]))
-        out_channels = int(rng.choice([4, 6, 8, 16, 32, 64, 96, 128]))
+        kernel = pick(rng, [1, 3, 3, 3, 5, 5, 7, 11])
+        stride = pick(rng, [s for s in (1, 1, 2, 2, 4) if s <= max(kernel, 2)])
+        padding = pick(rng, [0, (kernel - 1) // 2, (kernel - 1) // 2]) if kernel > 1 else 0
+        in_channels = pick(rng, [1, 3, 3, 8, 16, 32, 64])
+        out_channels = pick(rng, [4, 6, 8, 16, 32, 64, 96, 128])
         # Pick the output size first so that the windows tile the input exactly.
         oh = int(rng.integers(3, 33))
         ow = oh if rng.random() < 0.75 else int(rng.integers(3, 33))

@@ -14,13 +14,14 @@ With b bytes a number (float32: 4) and a batch of N images:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from .answers import Bytes, Record
-from .base import Int, OneOf, Param, Problem, Statement, mistakes_from
-from .layers import network, propagate
+from .base import Int, OneOf, Param, Problem, Statement, mistakes_from, pick
+from .layers import Layer, network, propagate
 from .network_shapes import NETWORK_PARAMS, check_network, describe_network, draw_network
 
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
@@ -29,11 +30,16 @@ STATE_COPIES = {"sgd": 0, "momentum": 1, "adam": 2}
 OPTIMIZER_NAMES = {"sgd": "plain SGD (no momentum)", "momentum": "SGD with momentum", "adam": "Adam"}
 
 
-def counts(p: dict[str, Any]) -> tuple[int, int, list[int]]:
+def counts(p: dict[str, Any]) -> tuple[int, int, tuple[int, ...]]:
     """(input elements, parameter count, each layer's output elements) for one image."""
     shape, layers = network(p)
-    results = propagate(shape, layers)
-    return math.prod(shape), sum(r.params for r in results), [math.prod(r.output) for r in results]
+    return _counts(shape, tuple(layers))
+
+
+@lru_cache(maxsize=1024)  # every budget, right or mistaken, counts the same network again
+def _counts(shape: tuple[int, int, int], layers: tuple[Layer, ...]) -> tuple[int, int, tuple[int, ...]]:
+    results = propagate(shape, list(layers))
+    return math.prod(shape), sum(r.params for r in results), tuple(math.prod(r.output) for r in results)
 
 
 def budget(activations: int, parameters: int, gradients: int, state: int) -> dict[str, int]:
@@ -64,9 +70,9 @@ class MemoryEstimate(Problem):
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
         raw = draw_network(rng, {"lenet5": 0.1, "alexnet": 0.1, "vgg16": 0.1})
-        raw["batch_size"] = int(rng.choice([1, 8, 16, 32, 64, 128, 256]))
-        raw["dtype"] = str(rng.choice(["float32"] * 4 + ["float16", "bfloat16", "float64"]))
-        raw["optimizer"] = str(rng.choice(["sgd", "momentum", "adam", "adam"]))
+        raw["batch_size"] = pick(rng, [1, 8, 16, 32, 64, 128, 256])
+        raw["dtype"] = pick(rng, ["float32"] * 4 + ["float16", "bfloat16", "float64"])
+        raw["optimizer"] = pick(rng, ["sgd", "momentum", "adam", "adam"])
         return self.validate(raw)
 
     def solve(self, p: dict[str, Any]) -> dict[str, int]:

@@ -26,7 +26,7 @@ import numpy as np
 from grader.errors import InvalidResponse, ParamError
 
 from .answers import AnswerFormat, Integer, ListOf, Record, Shape, parse_number
-from .base import OneOf, Param, Problem, Statement, Text, mistakes_from
+from .base import OneOf, Param, Problem, Statement, Text, mistakes_from, pick
 from .layers import PRESETS, Layer, LayerResult, conv_params, network, out_size, propagate, spell
 
 # ---------------------------------------------------------------- the network, shared with memory-estimate
@@ -101,7 +101,7 @@ def draw_network(rng: np.random.Generator, preset_odds: dict[str, float] | None 
     c, side = (3, 32) if rng.random() < 0.6 else (1, 28)
     h = side
     n = int(rng.integers(3, 7))
-    n_fc = int(rng.choice([0, 1, 1, 2])) if n > 3 else int(rng.choice([0, 1]))
+    n_fc = pick(rng, [0, 1, 1, 2]) if n > 3 else pick(rng, [0, 1])
     specs: list[str] = []
     last = ""
     for i in range(n - n_fc):
@@ -114,7 +114,7 @@ def draw_network(rng: np.random.Generator, preset_odds: dict[str, float] | None 
         options += ["stride2"] if h % 2 == 0 and h >= 8 else []
         options += ["one"] if i > 0 else []
         choice = options[int(rng.integers(len(options)))] if options else "one"
-        f = int(rng.choice([4, 6, 8, 8, 16, 16, 32]))
+        f = pick(rng, [4, 6, 8, 8, 16, 16, 32])
         if choice == "pool":
             specs.append("pool2s2" if rng.random() < 0.8 else "avgpool2")
             h //= 2
@@ -134,7 +134,7 @@ def draw_network(rng: np.random.Generator, preset_odds: dict[str, float] | None 
         else:
             specs.append(f"conv1-{f}")
         last = "pool" if choice == "pool" else "conv"
-    units = [int(rng.choice([32, 64, 84, 100, 120, 128]))] * (n_fc - 1) + [10]
+    units = [pick(rng, [32, 64, 84, 100, 120, 128])] * (n_fc - 1) + [10]
     specs += [f"fc{u}" for u in units[:n_fc]]
     return {"layers": ",".join(specs), "input": f"{c}x{side}x{side}"}
 

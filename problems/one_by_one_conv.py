@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .answers import Integer, Record, Shape
-from .base import Bool, Int, Param, Problem, Statement, mistakes_from
+from .base import Bool, Int, Param, Problem, Statement, mistakes_from, pick
 
 
 class OneByOneConv(Problem):
@@ -34,15 +34,15 @@ class OneByOneConv(Problem):
     )
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
-        c_in = int(rng.choice([16, 32, 64, 128, 192, 256, 480, 512, 832, 1024]))
+        c_in = pick(rng, [16, 32, 64, 128, 192, 256, 480, 512, 832, 1024])
         # Usually a bottleneck (fewer channels out, as in Inception and ResNet),
         # sometimes an expansion.
         if rng.random() < 0.7:
-            c_out = int(rng.choice([c for c in (8, 16, 32, 48, 64, 96, 128, 256) if c < c_in] or [c_in // 2]))
+            c_out = pick(rng, [c for c in (8, 16, 32, 48, 64, 96, 128, 256) if c < c_in] or [c_in // 2])
         else:
-            c_out = c_in * int(rng.choice([2, 4]))
-        side = int(rng.choice([7, 14, 28, 32, 56]))
-        height, width = (side, side) if rng.random() < 0.8 else (side, int(rng.choice([7, 14, 28, 32, 56])))
+            c_out = c_in * pick(rng, [2, 4])
+        side = pick(rng, [7, 14, 28, 32, 56])
+        height, width = (side, side) if rng.random() < 0.8 else (side, pick(rng, [7, 14, 28, 32, 56]))
         return self.validate(
             {"in_channels": c_in, "out_channels": c_out, "height": height, "width": width,
              "bias": bool(rng.random() < 0.75)}

@@ -14,7 +14,8 @@ gradients of every window it belongs to.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Callable
+from functools import lru_cache
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -25,7 +26,9 @@ from .base import Int, MatrixBlock, NumberMatrix, OneOf, Param, Problem, Stateme
 from .layers import out_size
 
 Grid = list[list[Any]]
-Share = int | Fraction
+#: Which elements of a window get its gradient: their indices in the window (row-major).
+Route = Callable[[list[Any]], Sequence[int]]
+Window = tuple[tuple[int, int], tuple[tuple[int, int], ...]]
 
 
 def _same_as_kernel(p: dict[str, Any]) -> int:
@@ -33,61 +36,76 @@ def _same_as_kernel(p: dict[str, Any]) -> int:
     return p["kernel_size"]
 
 
-def _windows(p: dict[str, Any]):
-    """Every window as ((i, j) of its output, [(r, c), ...] of its input elements in row-major order)."""
-    H, W = len(p["input"]), len(p["input"][0])
-    k, s = p["kernel_size"], p["stride"]
-    for i in range(out_size(H, k, s)):
-        for j in range(out_size(W, k, s)):
-            yield (i, j), [(i * s + a, j * s + b) for a in range(k) for b in range(k)]
+def _windows(p: dict[str, Any]) -> tuple[Window, ...]:
+    """Every window as ((i, j) of its output, ((r, c), ...) of its input elements in row-major order)."""
+    return _window_cells(len(p["input"]), len(p["input"][0]), p["kernel_size"], p["stride"])
 
 
-def _backprop(p: dict[str, Any], route: Callable[[list[Any]], list[tuple[int, Share]]],
-              *, accumulate: bool = True, times_upstream: bool = True) -> Grid:
-    """dL/dx when each window's upstream gradient g goes to ``route(values)``:
-    a list of (index in the window, share of g).  Shares are exact fractions,
-    so that 1/9 + 1/9 + ... adds up without rounding."""
+@lru_cache(maxsize=256)  # a handful of (input shape, kernel, stride) layouts, each asked for many times
+def _window_cells(H: int, W: int, k: int, s: int) -> tuple[Window, ...]:
+    return tuple(
+        ((i, j), tuple((i * s + a, j * s + b) for a in range(k) for b in range(k)))
+        for i in range(out_size(H, k, s))
+        for j in range(out_size(W, k, s))
+    )
+
+
+def _backprop(p: dict[str, Any], route: Route, *, divisor: int = 1,
+              accumulate: bool = True, times_upstream: bool = True) -> Grid:
+    """dL/dx when each window's upstream gradient g goes to the elements ``route(values)``
+    picks, each getting g / divisor (average pooling: all k·k of them, divisor k·k).
+
+    Shares are exact, so that 1/9 + 1/9 + ... adds up without rounding: whole-number
+    gradients are summed as integers and divided once at the end; others are multiplied
+    by the exact fraction 1/divisor as they come."""
     x, up = p["input"], p["upstream"]
+    whole = not times_upstream or all(type(g) is int for row in up for g in row)
+    share = 1 if whole or divisor == 1 else Fraction(1, divisor)
     dx: list[list[Any]] = [[0] * len(x[0]) for _ in x]
     for (i, j), cells in _windows(p):
         g = up[i][j] if times_upstream else 1
-        for index, share in route([x[r][c] for r, c in cells]):
+        part = g if share == 1 else g * share
+        for index in route([x[r][c] for r, c in cells]):
             r, c = cells[index]
-            part = g if share == 1 else g * share
             dx[r][c] = dx[r][c] + part if accumulate else part
+    if whole and divisor != 1:
+        dx = [[_quotient(v, divisor) for v in row] for row in dx]
     return [[_plain(v) for v in row] for row in dx]
+
+
+def _quotient(n: int, d: int) -> int | Fraction:
+    """n / d, exactly: an int when d divides n."""
+    return n // d if n % d == 0 else Fraction(n, d)
 
 
 def _plain(v: Any) -> int | float:
     """A JSON number: whole numbers as int."""
+    if type(v) is int:
+        return v
     return int(v) if float(v).is_integer() else float(v)
 
 
-# Each router says where a window's gradient goes: [(index in the window, share)].
+# Each router says which elements of a window get its gradient.
 
-def _to_first_max(values: list[Any]) -> list[tuple[int, Share]]:
-    return [(values.index(max(values)), 1)]
-
-
-def _to_last_max(values: list[Any]) -> list[tuple[int, Share]]:
-    return [(len(values) - 1 - values[::-1].index(max(values)), 1)]
+def _to_first_max(values: list[Any]) -> list[int]:
+    return [values.index(max(values))]
 
 
-def _to_every_max(values: list[Any]) -> list[tuple[int, Share]]:
+def _to_last_max(values: list[Any]) -> list[int]:
+    return [len(values) - 1 - values[::-1].index(max(values))]
+
+
+def _to_every_max(values: list[Any]) -> list[int]:
     top = max(values)
-    return [(n, 1) for n, v in enumerate(values) if v == top]
+    return [n for n, v in enumerate(values) if v == top]
 
 
-def _to_first_min(values: list[Any]) -> list[tuple[int, Share]]:
-    return [(values.index(min(values)), 1)]
+def _to_first_min(values: list[Any]) -> list[int]:
+    return [values.index(min(values))]
 
 
-def _spread(divisor: Callable[[int], int] | None) -> Callable[[list[Any]], list[tuple[int, Share]]]:
-    """Every element gets 1/divisor(window area) of the gradient (all of it when None)."""
-    def route(values: list[Any]) -> list[tuple[int, Share]]:
-        share: Share = Fraction(1, divisor(len(values))) if divisor else 1
-        return [(n, share) for n in range(len(values))]
-    return route
+def _to_every_element(values: list[Any]) -> range:
+    return range(len(values))
 
 
 def _has_ties(p: dict[str, Any]) -> bool:
@@ -154,24 +172,24 @@ class PoolBackprop(Problem):
     def solve(self, p: dict[str, Any]) -> Grid:
         if p["kind"] == "max":
             return _backprop(p, _to_first_max)
-        return _backprop(p, _spread(lambda area: area))
+        return _backprop(p, _to_every_element, divisor=p["kernel_size"] ** 2)
 
     def mistakes(self, p: dict[str, Any]) -> list:
         k = p["kernel_size"]
-        windows = sum(1 for _ in _windows(p))
+        windows = len(_windows(p))
         right = self.solve(p)
-        average = _spread(lambda area: area)
         if p["kind"] == "max":
             variants = [
                 ("max-to-window", "sent the gradient to every element of the window: max pooling routes it "
-                 "only to the maximum", lambda: _backprop(p, _spread(None))),
+                 "only to the maximum", lambda: _backprop(p, _to_every_element)),
                 ("max-to-ties", "sent the gradient to every tied maximum: only one element (the first, "
                  "in row-major order) was picked in the forward pass", lambda: _backprop(p, _to_every_max)),
                 ("last-tie", "broke the tie at the last maximum: the forward pass picks the first one "
                  "in row-major order (as numpy.argmax does)", lambda: _backprop(p, _to_last_max)),
                 ("argmin", "routed the gradient to the smallest element: it goes to the maximum",
                  lambda: _backprop(p, _to_first_min)),
-                ("max-as-avg", "treated max pooling like average pooling", lambda: _backprop(p, average)),
+                ("max-as-avg", "treated max pooling like average pooling",
+                 lambda: _backprop(p, _to_every_element, divisor=k * k)),
                 ("overwrite", "overlapping windows overwrite each other's gradient: add them (+=)",
                  lambda: _backprop(p, _to_first_max, accumulate=False)),
                 ("mask-only", "forgot to multiply by the upstream gradient: the maximum gets dL/dy, not 1",
@@ -180,17 +198,17 @@ class PoolBackprop(Problem):
         else:
             variants = [
                 ("avg-no-divide", "forgot to divide: average pooling gives each element dL/dy / (k·k)",
-                 lambda: _backprop(p, _spread(None))),
+                 lambda: _backprop(p, _to_every_element)),
                 ("divide-by-k", f"divided by k = {k}: the window has k·k = {k * k} elements",
-                 lambda: _backprop(p, _spread(lambda area: k))),
+                 lambda: _backprop(p, _to_every_element, divisor=k)),
                 ("divide-by-windows", f"divided by the number of windows ({windows}): divide by the window's "
-                 f"k·k = {k * k} elements", lambda: _backprop(p, _spread(lambda area: windows))),
+                 f"k·k = {k * k} elements", lambda: _backprop(p, _to_every_element, divisor=windows)),
                 ("avg-as-max", "treated average pooling like max pooling: every element of the window shares "
                  "the gradient", lambda: _backprop(p, _to_first_max)),
                 ("overwrite", "overlapping windows overwrite each other's gradient: add them (+=)",
-                 lambda: _backprop(p, average, accumulate=False)),
+                 lambda: _backprop(p, _to_every_element, divisor=k * k, accumulate=False)),
                 ("mask-only", "forgot to multiply by the upstream gradient: each element gets dL/dy / (k·k)",
-                 lambda: _backprop(p, average, times_upstream=False)),
+                 lambda: _backprop(p, _to_every_element, divisor=k * k, times_upstream=False)),
             ]
         return mistakes_from(p, right, variants)
 

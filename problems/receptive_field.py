@@ -22,7 +22,7 @@ import numpy as np
 from grader.errors import ParamError
 
 from .answers import Integer
-from .base import Param, Problem, Statement, Text, mistakes_from
+from .base import Param, Problem, Statement, Text, mistakes_from, pick
 from .layers import Layer, parse_layers, spell
 
 MAX_LAYERS = 64
@@ -89,7 +89,7 @@ class ReceptiveField(Problem):
         for i in range(n):
             u = rng.random()
             if u < 0.55:
-                k = int(rng.choice([3, 3, 3, 5, 7]))
+                k = pick(rng, [3, 3, 3, 5, 7])
                 spec = f"conv{k}"
                 v = rng.random()
                 if v < 0.15 and k == 3:
@@ -97,7 +97,7 @@ class ReceptiveField(Problem):
                 elif v < 0.3 and i < n - 1:
                     spec += "s2"
             elif u < 0.9 and i > 0:
-                spec = str(rng.choice(["pool2s2", "pool2s2", "pool3s2"]))
+                spec = pick(rng, ["pool2s2", "pool2s2", "pool3s2"])
             else:
                 spec = "conv3"
             specs.append(spec)

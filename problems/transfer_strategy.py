@@ -19,7 +19,7 @@ import numpy as np
 
 
 from .answers import Choice
-from .base import OneOf, Param, Problem, Statement, mistakes_from
+from .base import OneOf, Param, Problem, Statement, mistakes_from, pick
 
 OPTIONS = (
     ("retrain-head",
@@ -106,8 +106,8 @@ class TransferStrategy(Problem):
 
     def draw(self, rng: np.random.Generator) -> dict[str, Any]:
         return self.validate({
-            "dataset_size": str(rng.choice(["small", "large"])),
-            "similarity": str(rng.choice(["similar", "different"])),
+            "dataset_size": pick(rng, ["small", "large"]),
+            "similarity": pick(rng, ["similar", "different"]),
         })
 
     def solve(self, p: dict[str, Any]) -> str:

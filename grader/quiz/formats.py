@@ -9,40 +9,20 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from grader.problems.base import MatrixBlock
 from grader.render import render
 
 from . import moodle
-from .model import Question, Quiz
-
-
-def blocks(question: Question) -> list[dict[str, Any]]:
-    """The statement's blocks as plain dicts for the templates."""
-    out = []
-    for block in question.statement.blocks:
-        if isinstance(block, MatrixBlock):
-            out.append({"kind": "matrix", "label": block.label, "rows": block.rows})
-        else:
-            out.append({"kind": "text", "text": block})
-    return out
+from .model import Quiz
 
 
 def view(quiz: Quiz) -> dict[str, Any]:
+    """What the HTML and Markdown templates show: the quiz and its questions."""
     return {
         "title": quiz.title,
         "seed": quiz.seed,
         "student_id": quiz.student_id,
         "max_score": quiz.max_score,
-        "questions": [
-            {
-                "id": q.id,
-                "problem": q.problem,
-                "points": q.points,
-                "blocks": blocks(q),
-                "prompt": q.statement.prompt,
-            }
-            for q in quiz.questions
-        ],
+        "questions": quiz.questions,
     }
 
 

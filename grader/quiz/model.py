@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from grader.problems import Problem, Statement, get
+from grader.render import render
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class Question:
     @cached_property
     def statement(self) -> Statement:
         return self.type.statement(self.params)
+
+    @cached_property
+    def statement_html(self) -> str:
+        """The statement as HTML: the printable quiz and Moodle show the same one."""
+        return render("statement.html.j2", blocks=self.statement.blocks, prompt=self.statement.prompt)
 
     def key_entry(self) -> dict[str, Any]:
         """The question as it appears in key.json."""

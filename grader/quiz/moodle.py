@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import escape
@@ -46,8 +48,13 @@ class MoodleQuestion:
 
 
 def shape_spellings(shape: Any) -> list[str]:
-    dims = [str(int(d)) for d in shape]
-    return list(dict.fromkeys([
+    return list(_spellings(tuple(int(d) for d in shape)))
+
+
+@lru_cache(maxsize=4096)  # the same shapes recur across students and questions
+def _spellings(shape: tuple[int, ...]) -> tuple[str, ...]:
+    dims = [str(d) for d in shape]
+    return tuple(dict.fromkeys([
         "(" + ", ".join(dims) + ")", "(" + ",".join(dims) + ")", "x".join(dims), " x ".join(dims),
         "×".join(dims), "[" + ", ".join(dims) + "]", "[" + ",".join(dims) + "]", ", ".join(dims), ",".join(dims),
     ]))
@@ -61,28 +68,32 @@ def _tolerance(leaf: LeafFormat, value: Any) -> float:
     return 0
 
 
-def _mistakes_by_path(question: Question) -> dict[str, list[tuple[Any, str]]]:
+def _mistakes_by_path(question: Question, leaves: list) -> dict[str, list[tuple[Any, str]]]:
+    """Each part's wrong values, with the feedback of the mistakes that give them.
+    A mistake that gets a part right (``leaves``: the right answer's) tells nothing there."""
     fmt = question.type.answer_format
-    grouped: dict[str, dict[str, tuple[Any, list[str]]]] = {}
+    right = {path: value for path, _, value in leaves}
+    grouped: dict[str, dict[Any, tuple[Any, list[str]]]] = {}
     for m in question.type.telling_mistakes(question.params):
         for path, _, value in fmt.leaves(m.answer):
-            slot = grouped.setdefault(path, {}).setdefault(json.dumps(value), (value, []))
+            if path in right and value == right[path]:
+                continue
+            slot = grouped.setdefault(path, {}).setdefault(_json_key(value), (value, []))
             slot[1].append(m.feedback)
     return {path: [(v, " or ".join(fbs)) for v, fbs in by_value.values()] for path, by_value in grouped.items()}
 
 
-def _statement_html(question: Question) -> str:
-    from .formats import blocks
-
-    return render("statement.html.j2", blocks=blocks(question), prompt=question.statement.prompt)
+def _json_key(value: Any) -> Any:
+    """Equal for values that write the same JSON (an int stands for itself: it writes as ``str(int)``)."""
+    return value if type(value) is int else json.dumps(value)
 
 
 def convert(question: Question) -> MoodleQuestion:
     fmt = question.type.answer_format
     leaves = fmt.leaves(question.answer)
-    wrong = _mistakes_by_path(question)
+    wrong = _mistakes_by_path(question, leaves)
     name = f"{question.id} {question.problem}"
-    html = _statement_html(question)
+    html = question.statement_html
     if len(leaves) == 1 and isinstance(leaves[0][1], (Integer, Bytes, Shape, Choice)):
         path, leaf, value = leaves[0]
         mistakes = [(v, fb) for v, fb in wrong.get(path, []) if not leaf.same(value, v)]
@@ -116,8 +127,14 @@ def _dedupe(answers: list[MoodleAnswer]) -> list[MoodleAnswer]:
     return out
 
 
+_CLOZE_SPECIAL = re.compile(r'[&<>\\}#~/"]')  # what html.escape and cloze_escape change
+
+
+@lru_cache(maxsize=4096)  # feedback and labels repeat in every cell and every student's quiz
 def cloze_escape(text: str) -> str:
     """Escape the characters that end or split a cloze sub-question."""
+    if not _CLOZE_SPECIAL.search(text):  # most labels and every shape's spellings
+        return text
     text = html.escape(text, quote=False)
     for ch in "\\}#~/\"":
         text = text.replace(ch, "\\" + ch)
@@ -158,16 +175,24 @@ def cloze_part(question: Question, leaves: list, wrong: dict[str, list[tuple[Any
         if isinstance(leaf, Matrix):
             known = _parsed(wrong.get(path, []))  # each mistake's matrix read once, not once a cell
             cell = Number(leaf.atol, leaf.rtol)
-            cells = [
-                [cloze_code(cell, v, [(m[i][j], fb) for m, fb in known if i < len(m) and j < len(m[i])])
-                 for j, v in enumerate(row)]
-                for i, row in enumerate(leaf.parse(value))
-            ]
+            cells = [[_cell_code(cell, v, _cell_mistakes(known, i, j, v)) for j, v in enumerate(row)]
+                     for i, row in enumerate(leaf.parse(value))]
             table = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells)
             rows.append(f"<p>{escape(path or 'Answer')}:</p><table border=\"1\">{table}</table>")
         else:
             rows.append(f"<p>{escape(path)}: {cloze_code(leaf, value, wrong.get(path, []))}</p>")
     return "".join(rows)
+
+
+def _cell_mistakes(known: list[tuple[tuple[tuple[float, ...], ...], str]], i: int, j: int,
+                   right: float) -> tuple[tuple[float, str], ...]:
+    """Cell (i, j) of each mistake's matrix that has one; a mistake that gets the cell right tells nothing there."""
+    return tuple((m[i][j], fb) for m, fb in known if i < len(m) and j < len(m[i]) and m[i][j] != right)
+
+
+@lru_cache(maxsize=4096)  # the same few numbers and mistakes recur cell after cell, student after student
+def _cell_code(cell: Number, value: float, mistakes: tuple[tuple[float, str], ...]) -> str:
+    return cloze_code(cell, value, list(mistakes))
 
 
 def _parsed(mistakes: list[tuple[Any, str]]) -> list[tuple[tuple[tuple[float, ...], ...], str]]:
