@@ -76,8 +76,8 @@ def check_array(value: Any, expected: np.ndarray, what: str) -> str | None:
 def heatmap(got: np.ndarray, expected: np.ndarray) -> dict[str, Any] | None:
     """|got - expected| of the first sample and channel (the first 2-D slice),
     cut to at most HEATMAP_SIDE x HEATMAP_SIDE, scaled to 0..1, for a picture."""
-    if got.shape != expected.shape or got.ndim < 2 or got.size == 0:
-        return None
+    if got.shape != expected.shape or got.ndim < 2 or got.size == 0 or got.dtype.kind not in "biuf":
+        return None  # complex, text or object arrays fail on their dtype: no picture
     diff = np.abs(np.asarray(got, dtype=np.float64) - expected)
     if not np.isfinite(diff).all():
         return None
