@@ -71,6 +71,19 @@ wire = _load_wire()
 # ---------------------------------------------------------------- start-up
 
 
+def outside_uid() -> int | None:
+    """In a user namespace (``unshare --user --map-root-user``): the uid outside that this
+    process's uid 0 stands for; None in the initial namespace (or where it cannot be told)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            first = f.readline().split()
+    except OSError:
+        return None
+    if len(first) != 3 or first == ["0", "0", "4294967295"]:
+        return None
+    return int(first[1])
+
+
 def set_limits(limits: dict) -> list[str]:
     """Apply the resource limits; return notes about those this OS lacks."""
     notes = []
@@ -87,7 +100,7 @@ def set_limits(limits: dict) -> list[str]:
         wanted.append(("RLIMIT_FSIZE", limits["file_size_mb"] << 20, limits["file_size_mb"] << 20))
     if limits.get("processes") is not None:  # counts every process and thread of this user id
         wanted.append(("RLIMIT_NPROC", limits["processes"], limits["processes"]))
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and outside_uid() in (None, 0):
             notes.append("RLIMIT_NPROC does not bind root: the number of processes is not limited")
     if limits.get("open_files") is not None:
         wanted.append(("RLIMIT_NOFILE", limits["open_files"], limits["open_files"]))
@@ -110,6 +123,7 @@ def set_limits(limits: dict) -> list[str]:
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME, ST_RELATIME = 1024, 2048, 1 << 21, 4096
 KEPT_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 # Top-level folders of the system, left visible (read-only); every other one is covered (``cover``)
 # and, by the guard, closed to reads outside the session's visible paths.
@@ -146,6 +160,7 @@ def confine(spec: dict) -> tuple[str, list[str]]:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         scratch_fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
         devices = {}
+        dev_fd = os.open("/dev", os.O_RDONLY | os.O_DIRECTORY)  # the host's nodes, for binding in a user namespace
         for name in os.listdir("/dev"):
             if name in KEPT_DEVICES or name.startswith("nvidia"):  # nvidia*: CUDA needs them
                 st = os.stat(os.path.join("/dev", name), follow_symlinks=False)
@@ -157,8 +172,7 @@ def confine(spec: dict) -> tuple[str, list[str]]:
             if point == "/proc" or point.startswith("/proc/"):
                 continue
             try:
-                kept = os.statvfs(point).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
-                mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
+                mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(point))
             except OSError as exc:
                 if point == "/":
                     raise
@@ -167,14 +181,20 @@ def confine(spec: dict) -> tuple[str, list[str]]:
         if os.path.isdir("/dev"):
             mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "size=1m,mode=755")
             for name, st in devices.items():
-                os.mknod(os.path.join("/dev", name), 0o020000 | (st.st_mode & 0o777), st.st_rdev)
-                os.chmod(os.path.join("/dev", name), st.st_mode & 0o777)  # mknod obeys the umask
+                node = os.path.join("/dev", name)
+                try:
+                    os.mknod(node, 0o020000 | (st.st_mode & 0o777), st.st_rdev)
+                    os.chmod(node, st.st_mode & 0o777)  # mknod obeys the umask
+                except PermissionError:  # a user namespace may not make devices: bind the host's node
+                    open(node, "wb").close()
+                    mount(f"/proc/self/fd/{dev_fd}/{name}", node, None, MS_BIND)
             for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                                  ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
                 os.symlink(target, os.path.join("/dev", name))
             os.mkdir("/dev/shm")
             mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
             mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+        os.close(dev_fd)
         visible = spec["visible"]
         notes += cover(mount, visible)
         if os.path.isdir("/tmp") and not any(p == "/tmp" or p.startswith("/tmp/") for p in visible if p != scratch):
@@ -187,16 +207,24 @@ def confine(spec: dict) -> tuple[str, list[str]]:
                 mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=555")
                 notes.append(f"hidden: {folder}")
         mount(f"/proc/self/fd/{scratch_fd}", scratch, None, MS_BIND)
-        mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+        mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | kept_flags(scratch))
         os.close(scratch_fd)
         home, folder = spec["home"], spec["cwd"]
         mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(spec['tmpfs_mb'])}m,mode=700")
         mount(folder, folder, None, MS_BIND | MS_REC)  # the submission's copy: read-only too
-        mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept_flags(folder))
         os.chdir(folder)  # the old cwd lies on the read-only view
     except Exception as exc:  # noqa: BLE001  half done: the parent starts an unconfined child instead
         raise ConfinementError(f"{type(exc).__name__}: {exc}") from None
     return READ_ONLY, notes
+
+
+def kept_flags(point: str) -> int:
+    """The flags a read-only remount of ``point`` must keep: nosuid, nodev, noexec and the
+    atime ones, which a user namespace may not change on mounts it inherited ("locked")."""
+    flag = os.statvfs(point).f_flag
+    kept = flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
+    return kept | (MS_RELATIME if flag & ST_RELATIME else 0)
 
 
 def cover(mount, visible: list[str]) -> list[str]:
@@ -215,7 +243,7 @@ def cover(mount, visible: list[str]) -> list[str]:
         inside = sorted({p for p in visible if p.startswith(top + os.sep) or p == top}, key=len)
         if top in inside:
             continue
-        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(top, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)  # (O_PATH: one it cannot read, too)
         try:
             mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
             shown: list[str] = []
@@ -231,7 +259,7 @@ def cover(mount, visible: list[str]) -> list[str]:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                     open(path, "wb").close()
                 mount(source, path, None, MS_BIND | MS_REC)
-                mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+                mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(path))
                 shown.append(path)
             mount(None, top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
         finally:
@@ -277,6 +305,11 @@ def drop_privileges(user: dict | None, needed: list[str], home: str) -> tuple[st
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return "the grader's own user (not root: no other user to switch to)", []
     notes, line = [], "root, every capability dropped"
+    outside = outside_uid()
+    if outside is not None:  # root of a user namespace that maps one uid: no other user to switch to
+        user = None
+        line = (f"the grader's user (uid {outside}) as root of a user namespace, every capability of "
+                "that namespace dropped")
     if user:
         blocked = _unreadable(needed, user["uid"], user["gid"])
         if blocked:
@@ -304,7 +337,8 @@ def drop_privileges(user: dict | None, needed: list[str], home: str) -> tuple[st
             raise OSError(ctypes.get_errno(), "no_new_privs")
     except OSError as exc:
         if os.geteuid() == 0:
-            line = f"root, capabilities kept (could not drop them: {exc.strerror or exc})"
+            within = f" of its user namespace (uid {outside} outside)" if outside is not None else ""
+            line = f"root{within}, capabilities kept (could not drop them: {exc.strerror or exc})"
         notes.append(f"privilege drop incomplete: {exc}")
     return line, notes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .process import UNSHARE_ARGS, namespace_support  # noqa: F401  (UNSHARE_ARGS: re-exported)
+from .process import UNSHARE_ARGS, namespace_support, user_namespace  # noqa: F401  (UNSHARE_ARGS: re-exported)
 from .session import sandbox_user
 
 # What every Session does today, and what later hardening will add.
@@ -23,7 +23,8 @@ APPLIED = (
     "RLIMIT_NPROC and RLIMIT_NOFILE (the process limit binds only under another user than root)",
 )
 NAMESPACED = (
-    "network namespace: no network, only a loopback that is down",
+    "network namespace: no network, only a loopback that is down (as another user than root: inside a "
+    "user namespace, where the kernel allows unprivileged ones)",
     "pid namespace: everything the child starts (setsid, double fork) dies with the session",
     "mount namespace: read-only file system outside the scratch folder, private /tmp, /dev/shm "
     "and minimal /dev; every capability dropped",
@@ -55,6 +56,7 @@ def probe() -> dict:
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     user = sandbox_user()
     unshare, why = namespace_support()
+    within = " in a user namespace" if unshare and user_namespace() else ""
     if root and not unshare:
         notes.append("running as root: student code in the child could raise its own resource limits")
     if not unshare:
@@ -70,12 +72,13 @@ def probe() -> dict:
         "proc_scan": os.path.isdir("/proc/self"),
         "namespaces": bool(unshare),
         "protections": {
-            "network": "isolated (net namespace)" if unshare else f"not available: {why}",
-            "processes": "pid namespace" if unshare else f"not available: {why}",
+            "network": f"isolated (net namespace{within})" if unshare else f"not available: {why}",
+            "processes": f"pid namespace{within}" if unshare else f"not available: {why}",
             "filesystem": "read-only outside scratch (checked per session)" if unshare else f"not available: {why}",
             "user": (f"{user['name']} (uid {user['uid']}) where it can read Python and the libraries, else root "
                      "without capabilities (checked per session)") if user else
-                    ("root without capabilities (no sandbox user: GRADER_SANDBOX_USER)" if root else
+                    ("the grader's own user, as root of a user namespace without capabilities" if within else
+                     "root without capabilities (no sandbox user: GRADER_SANDBOX_USER)" if root else
                      "the grader's own user (not root: no other user to switch to)"),
         },
         "applied": applied,

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..errors import GraderError, InputFileError
 from . import wire
-from .process import Capture, ChildProcess, Exchange, namespace_support
+from .process import Capture, ChildProcess, Exchange, namespace_support, user_namespace
 
 HARDENING = ("network", "processes", "filesystem")
 # What a Session applies unless told otherwise: everything the OS allows.  Under "processes"
@@ -434,7 +434,9 @@ class Session:
             why = ready.get("error") if isinstance(ready, dict) else f"no answer ({ex.failure})"
             raise SandboxError(f"the sandbox could not start: {why}. stderr: {ex.stderr.text()[-1000:].strip()!r}")
         filesystem = ready.get("filesystem") if isinstance(ready.get("filesystem"), str) else "unknown"
-        active = {"network": "isolated (net namespace)", "processes": "pid namespace", "filesystem": filesystem}
+        within = " in a user namespace" if unshare and user_namespace() else ""
+        active = {"network": f"isolated (net namespace{within})", "processes": f"pid namespace{within}",
+                  "filesystem": filesystem}
         self.protections = {k: (v if unshare else f"not available: {why}") if k in self.hardening else "not requested"
                             for k, v in active.items()}
         self.protections["user"] = ready["user"] if isinstance(ready.get("user"), str) else "unknown"
@@ -623,8 +625,8 @@ def sandbox_user() -> dict | None:
     """The user student code runs as when the grader is root: ``SANDBOX_USER`` (or
     $GRADER_SANDBOX_USER; empty: stay root), as {"uid", "gid", "name"}; None when the grader is
     not root or that user does not exist."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return None
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or user_namespace():
+        return None  # (a user namespace maps one uid: there is no other to switch to)
     name = os.environ.get("GRADER_SANDBOX_USER", SANDBOX_USER)
     if not name:
         return None

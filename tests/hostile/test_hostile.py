@@ -14,6 +14,7 @@ import pytest
 
 from grader.grading import grade_submission
 from grader.sandbox import session as session_module
+from grader.sandbox.process import namespace_support
 
 from leftovers import assemble, cleanup_markers, expectation_problems, fixture_dirs, leftovers, load_expect, snapshot
 
@@ -46,6 +47,22 @@ def test_a_hostile_submission_earns_nothing_and_harms_nothing(folder, tmp_path):
     expect = load_expect(folder)
     report, problems = grade(expect, tmp_path)
     assert not problems, f"{expect.name} ({expect.description}):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("name", WITHOUT_NAMESPACES)
+def test_in_a_user_namespace_it_is_contained_too(name, monkeypatch, tmp_path):
+    # what a grader that is not root gets (unshare --user); forced here when the tests run as root
+    monkeypatch.setenv("GRADER_SANDBOX_USERNS", "1")
+    if namespace_support()[0] is None:
+        pytest.skip(f"no user namespaces here: {namespace_support()[1]}")
+    expect = load_expect(HERE / "submissions" / name)
+    report, problems = grade(expect, tmp_path)
+    assert not problems, f"{expect.name} ({expect.description}), in a user namespace:\n" + "\n".join(problems)
+    sandbox = [t for t in report.tests if t.part == expect.part and t.name.endswith("sandbox rules")]
+    protections = sandbox[0].details["protections"]
+    assert protections["network"] == "isolated (net namespace in a user namespace)", protections
+    assert protections["filesystem"].startswith("read-only outside scratch"), protections
+    assert "as root of a user namespace" in protections["user"], protections
 
 
 @pytest.mark.parametrize("name", WITHOUT_NAMESPACES)
