@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 import click
@@ -186,6 +187,8 @@ def quiz_grade(key_path: str, responses: str, out: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "gradescope", "junit", "html"]), default="text",
               show_default=True, help="Report format.")
 @click.option("--out", type=click.Path(), default=None, help="Write the report here (default: standard output).")
+@click.option("--also", multiple=True, metavar="FORMAT=FILE",
+              help="Also write the same grading in another format (repeatable), e.g. --also junit=results/junit.xml.")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True,
               help="Where the torch references run; auto takes a CUDA GPU when there is one.")
 @click.option("--seed", type=int, default=None, help="Seed of the test inputs (default: random, printed in the report).")
@@ -193,17 +196,28 @@ def quiz_grade(key_path: str, responses: str, out: str) -> None:
               help="Exit 1 when the score is below this percentage.")
 @click.option("--parts", default=None, help="Comma-separated parts to grade: conv,max_pool,avg_pool,transfer.")
 @click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
-def check(submission: str, fmt: str, out: str | None, device: str, seed: int | None, fail_under: float,
-          parts: str | None, config_path: str | None) -> None:
+def check(submission: str, fmt: str, out: str | None, also: tuple[str, ...], device: str, seed: int | None,
+          fail_under: float, parts: str | None, config_path: str | None) -> None:
     """Grade the submission in SUBMISSION against the hidden references."""
     from grader import report as reporters
     from grader.grading import grade_submission
+    from grader.report.output import check_destination, parse_also
 
-    result = grade_submission(submission, parts=parts, seed=seed, device=device, config_path=config_path)
-    reporters.write(result, fmt, out)
     if out is not None:
+        check_destination(out)  # before grading: a bad path must not cost the work
+    extra = parse_also(also)
+    targets = [Path(out).resolve()] if out is not None else []
+    targets += [path.resolve() for _, path in extra]
+    if len(set(targets)) < len(targets):
+        raise UsageError("--out and --also name the same file twice: give each report a file of its own")
+    result = grade_submission(submission, parts=parts, seed=seed, device=device, config_path=config_path)
+    for extra_fmt, path in extra:  # the extra files first: standard output, when asked for, comes last
+        reporters.write(result, extra_fmt, path)
+    reporters.write(result, fmt, out)
+    written = ([out] if out is not None else []) + [str(path) for _, path in extra]
+    if written:
         click.echo(f"score {result.score:g} / {result.max_score:g} ({result.percent:.1f}%), seed {result.seed}; "
-                   f"report written to {out}", err=True)
+                   f"report{'s' if len(written) > 1 else ''} written to {', '.join(written)}", err=True)
     if result.percent + 1e-9 < fail_under:
         raise click.exceptions.Exit(1)
 

@@ -59,6 +59,36 @@ def write(report: Report, fmt: str = "text", out: str | os.PathLike | None = Non
     write_atomic(Path(out), text)
 
 
+def check_destination(path: str | os.PathLike) -> Path:
+    """Refuse, before any grading, a report path that cannot be written (its folder cannot
+    be made, it is a folder, the folder is not writable): one line, and no work lost."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the folder {str(path.parent)!r} for the report: "
+                         f"{exc.strerror or exc}") from exc
+    if path.is_dir():
+        raise UsageError(f"cannot write the report to {str(path)!r}: it is a folder")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write the report to {str(path)!r}: permission denied")
+    return path
+
+
+def parse_also(values: tuple[str, ...] | list[str]) -> list[tuple[str, Path]]:
+    """``--also FORMAT=FILE`` values as (format, path), each checked; one line on a bad one."""
+    out = []
+    for value in values:
+        fmt, sep, where = value.partition("=")
+        fmt = fmt.strip().lower()
+        if not sep or not where.strip():
+            raise UsageError(f"--also takes FORMAT=FILE (e.g. junit=results/junit.xml), got {value!r}")
+        if fmt not in FORMATS:
+            raise UsageError(f"--also: unknown format {fmt!r} in {value!r}: expected one of {', '.join(FORMATS)}")
+        out.append((fmt, check_destination(where.strip())))
+    return out
+
+
 def _print(text: str, stream: TextIO) -> None:
     try:
         stream.write(text)
@@ -70,14 +100,7 @@ def _print(text: str, stream: TextIO) -> None:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and os.replace."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the folder {str(path.parent)!r} for the report: "
-                         f"{exc.strerror or exc}") from exc
-    if path.is_dir():
-        raise UsageError(f"cannot write the report to {str(path)!r}: it is a folder")
+    path = check_destination(path)
     data = text.encode("utf-8")
     try:
         fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -83,6 +83,55 @@ def test_cli_exit_codes_and_json(run_cli, tmp_path):
     assert lenient.code == 0
 
 
+def test_one_grading_writes_every_format_asked_for(run_cli, tmp_path, monkeypatch):
+    # CI wants JUnit, HTML and results.json of the same run: one grading, not three
+    import xml.etree.ElementTree as ET
+
+    import grader.grading
+
+    gradings = []
+    real = grader.grading.grade_submission
+    monkeypatch.setattr(grader.grading, "grade_submission", lambda *a, **k: gradings.append(1) or real(*a, **k))
+    out = tmp_path / "results"
+    r = run_cli("check", str(EXAMPLES / "buggy_submission"), "--seed", "2", "--device", "cpu", "--config",
+                str(CONFIG), "--parts", "conv", "--fail-under", "0", "--format", "junit", "--out", str(out / "junit.xml"),
+                "--also", f"html={out / 'report.html'}", "--also", f"gradescope={out / 'results.json'}")
+    assert r.code == 0, r.err
+    assert len(gradings) == 1
+    assert "reports written to" in r.err and str(out / "results.json") in r.err
+    results = json.loads((out / "results.json").read_text())
+    cases = list(ET.parse(out / "junit.xml").getroot().iter("testcase"))
+    assert sorted(c.get("name") for c in cases) == sorted(t["name"] for t in results["tests"])
+    failed = {t["name"] for t in results["tests"] if t["status"] == "failed"}
+    assert failed == {c.get("name") for c in cases if c.find("failure") is not None}
+    html = (out / "report.html").read_text()
+    assert all(name in html for name in failed)
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_grading(run_cli, tmp_path, monkeypatch):
+    import grader.grading
+
+    def must_not_grade(*args, **kwargs):
+        raise AssertionError("graded although the report could not be written")
+
+    monkeypatch.setattr(grader.grading, "grade_submission", must_not_grade)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args, message in (
+        (["--out", str(folder)], "it is a folder"),
+        (["--out", str(blocker / "r.json")], "cannot create the folder"),
+        (["--also", f"html={folder}"], "it is a folder"),
+        (["--also", "html"], "FORMAT=FILE"),
+        (["--also", f"pdf={tmp_path / 'r.pdf'}"], "unknown format 'pdf'"),
+        (["--out", str(tmp_path / "r.json"), "--also", f"html={tmp_path / 'r.json'}"], "the same file twice"),
+    ):
+        r = run_cli("check", str(EXAMPLES / "submission"), *args)
+        assert r.code == 2 and message in r.err, (args, r.err)
+        assert len(r.err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
