@@ -146,7 +146,7 @@ def run_pipeline(session: Session, mode: str, task: Task, seed: int, device: str
             return session.call("transfer", function, args)
         return session.call_trusted(_reference_solution(), function, args)
 
-    result = trusted("load_backbone", task.backbone, device)
+    result = trusted("load_backbone", task.backbone, device, seed)  # seeded: the new head is the same every run
     if not result.ok:
         run.error, run.stage = result.error, "loading the pretrained network"
         return run

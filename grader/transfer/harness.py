@@ -27,10 +27,20 @@ def _device(name: str) -> torch.device:
     return torch.device("cuda" if name == "cuda" and torch.cuda.is_available() else "cpu")
 
 
-def load_backbone(spec: dict | None = None, device: str = "cpu"):
+def load_backbone(spec: dict | None = None, device: str = "cpu", seed: int | None = None):
     """The pretrained network: the shipped TinyResNet, or an instructor's
-    ``{"file": path, "function": name}`` returning an nn.Module with ``.fc``."""
+    ``{"file": path, "function": name}`` returning an nn.Module with ``.fc``.
+
+    With ``seed``, torch's, numpy's and Python's global generators are seeded first: the
+    pipeline's new head (``nn.Linear`` draws its initial weights from torch's generator)
+    and anything else built from here on are the same for the same seed, run after run."""
     torch.set_num_threads(1)
+    if seed is not None:
+        import random
+
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
     from .model import pretrained_backbone
 
     if spec and spec.get("source") is not None:
