@@ -50,3 +50,47 @@ def test_bad_mode():
         ref.build_model(pretrained_backbone(), 4, "linear_probe")
     with pytest.raises(ValueError, match="'linear_probe'"):
         ref.make_optimizer(pretrained_backbone(), "linear_probe")
+
+
+@pytest.mark.parametrize("mode", ref.MODES)
+def test_its_adam_updates_exactly_as_torch_optim_adam(mode):
+    import copy
+
+    import numpy as np
+
+    from grader.transfer.budget import train
+
+    model, opt, _ = build(mode)
+    twin = copy.deepcopy(model)
+    groups = [{"params": [dict(twin.named_parameters())[n] for n, p in model.named_parameters()
+                          if any(p is q for q in g["params"])], "lr": g["lr"]} for g in opt.param_groups]
+    theirs = torch.optim.Adam(groups)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((48, 3, 32, 32)).astype(np.float32), rng.integers(0, data.TARGET_CLASSES, 48)
+    train(model, opt, x, y, 2, 16, seed=1)
+    train(twin, theirs, x, y, 2, 16, seed=1)
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        assert torch.equal(p, q), name  # bit for bit, over 6 steps with two learning rates
+    changed = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert changed and all(torch.equal(opt.state[p]["exp_avg"], theirs.state[q]["exp_avg"])
+                           for p, q in zip(model.parameters(), twin.parameters()) if p.requires_grad)
+
+
+def test_its_pipeline_never_imports_torch_dynamo():
+    # torch.optim imports torch._dynamo (1.4-1.7 s of CPU) on first use; the reference's child must not
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, torch\n"
+            "from grader.transfer import reference_solution as ref\n"
+            "from grader.transfer.budget import train, predict\n"
+            "from grader.transfer.model import pretrained_backbone\n"
+            "for mode in ref.MODES:\n"
+            "    m = ref.build_model(pretrained_backbone(), 4, mode)\n"
+            "    o = ref.make_optimizer(m, mode)\n"
+            "    x = np.zeros((8, 3, 32, 32), np.float32)\n"
+            "    train(m, o, x, np.zeros(8, np.int64), 1, 4, 0); predict(m, x, 4)\n"
+            "print('torch._dynamo' in sys.modules, 'torch.optim' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
