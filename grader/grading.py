@@ -204,8 +204,51 @@ def start_transfer(root: Path, cfg: config_module.Config, seed: int, device: str
     return Started(root, limits, seed, device, task, protected=protected_paths(cfg))
 
 
+def part_session(root: Path, cfg: config_module.Config, limits: Limits) -> Session:
+    """A numpy part's sandbox child: the references hidden, the grader's files protected,
+    the assignment's forbidden modules refused."""
+    return Session(root, limits, hidden=hidden_folders(), protected=protected_paths(cfg),
+                   rules=Rules(forbidden_modules=cfg.forbidden))
+
+
+class Prestarted:
+    """The numpy parts' sandbox children and the references' child (for the speed tests),
+    started two at a time in the background when grading starts.  Each child takes 0.1 s or
+    more to start (mostly importing numpy); one after another, the parts waited for each in
+    turn.  Nothing of the student's runs until a part takes its child and calls into it.
+    ``settle`` waits for every start, so that no child is starting while a speed test times."""
+
+    def __init__(self, root: Path, parts: Sequence[str], cfg: config_module.Config, limits: Limits):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.limits = limits
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grader-start")
+        self._sessions = {part: self._pool.submit(part_session, root, cfg, limits) for part in parts}
+        self._references = self._pool.submit(reference_session, limits)
+        self._pool.shutdown(wait=False)  # the threads end with their starts
+
+    def take(self, part: str) -> Session:
+        """This part's child (started here), or its start's exception; a part never taken is closed by ``close``."""
+        return self._sessions.pop(part).result()
+
+    def references(self) -> Session:
+        return self._references.result()
+
+    def settle(self) -> None:
+        for future in (*self._sessions.values(), self._references):
+            future.exception()
+
+    def close(self) -> None:
+        """End the children no part took (a part the grader could not grade, an interruption)."""
+        for future in self._sessions.values():
+            if not future.cancel() and future.exception() is None:
+                future.result().close()
+        self._sessions.clear()
+        self._references.exception()  # (the references' child lives on: reference_session owns it)
+
+
 def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth: Truth,
-               limits: Limits, started=None) -> list[TestResult]:
+               limits: Limits, started=None, prestarted: Prestarted | None = None) -> list[TestResult]:
     if part == "transfer":
         from grader.checks.transfer import grade_transfer
 
@@ -216,16 +259,17 @@ def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config,
     others = tuple(s.file for s in detect(root).parts if s.file != spec.file)  # each part on its own
     findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others)
     speed_points = cfg.points.get("speed", 0.0)
-    rules = Rules(forbidden_modules=cfg.forbidden)
-    with Session(root, limits, hidden=hidden_folders(), protected=protected_paths(cfg),
-                 rules=rules) as session:
+    with (prestarted.take(part) if prestarted else part_session(root, cfg, limits)) as session:
         checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
         tests = checker.run()
         correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
         if correct:  # timed in the same child (only student code in it); the references in their own
             if not session.alive:
                 session.restart()
-            speed = run_speed(part, spec, session, reference_session(limits), seed, cfg.speed_repeats, speed_points,
+            if prestarted:
+                prestarted.settle()  # no child starting while this one is timed
+            references = prestarted.references() if prestarted else reference_session(limits)
+            speed = run_speed(part, spec, session, references, seed, cfg.speed_repeats, speed_points,
                               cfg.speed_bands)
         else:
             speed = TestResult(f"{part} speed", part, "speed", speed_points, 0.0,
@@ -251,10 +295,13 @@ def _not_graded(part: str, cfg: config_module.Config, exc: Exception) -> TestRes
 
 
 def _grade_into(report: Report, root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int,
-                truth: Truth, limits: Limits, started) -> None:
+                truth: Truth, limits: Limits, started, prestarted: Prestarted | None) -> None:
     """Grade one part into ``report``; the grader's own failure fails that part alone."""
     try:
-        report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, started))
+        if part == "transfer":
+            report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, started))
+        else:
+            report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, prestarted=prestarted))
     except UsageError:  # the instructor's configuration (a broken task file): exit 2 with one line
         raise
     except Exception as exc:  # noqa: BLE001 - the grader's own failure: this part fails, the rest go on
@@ -296,10 +343,15 @@ def grade_submission(
             raise
         except Exception:  # noqa: BLE001 - grading the part tries again, and reports the failure there
             transfer = None
+    numpy_parts = [p for p in graded if p != "transfer"]
+    prestarted = Prestarted(root.resolve(), numpy_parts, cfg, limits) if numpy_parts else None
     try:
         for part in graded:
-            _grade_into(report, root.resolve(), part, layout.spec(part), cfg, seed, truth, limits, transfer)
+            _grade_into(report, root.resolve(), part, layout.spec(part), cfg, seed, truth, limits, transfer,
+                        prestarted)
     finally:
+        if prestarted is not None:
+            prestarted.close()
         if transfer is not None:
             transfer.close()
     if wanted:
