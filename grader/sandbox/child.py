@@ -177,7 +177,8 @@ def confine(spec: dict) -> tuple[str, list[str]]:
                 if point == "/":
                     raise
                 notes.append(f"could not make {point} read-only: {exc.strerror or exc}")
-        tmpfs = f"size={int(spec['tmpfs_mb'])}m,mode=1777"
+        inodes = int(spec.get("tmpfs_files", 16384))  # files and folders: a tmpfs's size= does not count empty ones
+        tmpfs = f"size={int(spec['tmpfs_mb'])}m,nr_inodes={inodes},mode=1777"
         if os.path.isdir("/dev"):
             mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "size=1m,mode=755")
             for name, st in devices.items():
@@ -210,7 +211,7 @@ def confine(spec: dict) -> tuple[str, list[str]]:
         mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | kept_flags(scratch))
         os.close(scratch_fd)
         home, folder = spec["home"], spec["cwd"]
-        mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(spec['tmpfs_mb'])}m,mode=700")
+        mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(spec['tmpfs_mb'])}m,nr_inodes={inodes},mode=700")
         mount(folder, folder, None, MS_BIND | MS_REC)  # the submission's copy: read-only too
         mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept_flags(folder))
         os.chdir(folder)  # the old cwd lies on the read-only view

@@ -42,6 +42,7 @@ HARDENING = ("network", "processes", "filesystem")
 # scratch copy, a private /tmp and /dev/shm is read-only.
 DEFAULT_HARDENING = HARDENING
 TMPFS_MB = 256  # size of the child's private /tmp and /dev/shm (memory; files are capped by file_size_mb too)
+TMPFS_FILES = 16384  # files and folders each of those may hold (empty files cost kernel memory, not size)
 REPLY_SLACK_BYTES = 1 << 16  # room for the reply's envelope around a result of max_result_bytes
 BLOCKED_MODULES = ("grader",)  # never importable from student code (a deterrent; see ImportPolicy)
 SKIPPED_NAMES = {"__pycache__", ".git"}
@@ -411,6 +412,7 @@ class Session:
         if unshare and "filesystem" in self.hardening:
             config["confine"] = {
                 "scratch": str(self._scratch), "cwd": str(folder), "home": str(home), "tmpfs_mb": TMPFS_MB,
+                "tmpfs_files": TMPFS_FILES,
                 "user": user,
                 "host_mnt_ns": _mount_namespace(), "visible": self._visible,
                 "hidden": list(self.hidden),

@@ -262,3 +262,23 @@ def test_hardening_can_be_chosen_per_session(session):
     assert {plain.protections[k] for k in NAMESPACED} == {"not requested"} and plain.call("m", "one").value == 1
     with pytest.raises(ValueError, match="hardening"):
         session({"m.py": ""}, hardening=("everything",))
+
+
+@needs_namespaces
+def test_tmpdir_caps_the_number_of_files_too(session):
+    # a tmpfs's size= does not count empty files: without nr_inodes, millions of them cost kernel memory
+    s = session({"many.py": """
+        import os
+        def fill(limit):
+            made = 0
+            try:
+                while made < limit:
+                    open(os.path.join(os.environ["TMPDIR"], f"f{made}"), "w").close()
+                    made += 1
+            except OSError as exc:
+                return made, exc.errno
+            return made, None
+    """}, rules=OPEN_RULES)
+    made, errno = s.call("many", "fill", (50_000,), timeout_s=30).value
+    assert errno == 28 and made < session_module.TMPFS_FILES, (made, errno)  # ENOSPC
+    assert made > session_module.TMPFS_FILES // 2  # a real folder's worth still fits
