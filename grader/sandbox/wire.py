@@ -118,7 +118,7 @@ def _raw(array):
     array = _numpy().ascontiguousarray(array)
     try:
         return memoryview(array).cast("B")
-    except (TypeError, ValueError, NotImplementedError):  # formats memoryview cannot express (dates)
+    except ValueError:  # datetime64 and timedelta64: "cannot include dtype 'M' in a buffer"
         return array.tobytes()
 
 

@@ -27,6 +27,18 @@ def test_plain_data_round_trips():
     assert back["x"].flags.writeable and back["x"].flags.owndata
 
 
+@pytest.mark.parametrize("array", [
+    np.array(["2026-12-03", "1970-01-01"], dtype="datetime64[D]"),
+    np.array([1, -5], dtype="timedelta64[s]"),
+    np.arange(12.0).reshape(3, 4)[:, ::2],  # not C-contiguous: sent as a copy
+    np.array([1 + 2j], dtype=np.complex64),
+], ids=["datetime64", "timedelta64", "strided view", "complex64"])
+def test_arrays_memoryview_cannot_express_or_does_not_hold_in_order_round_trip(array):
+    back = wire.decode(wire.encode(array))
+    assert back.dtype == array.dtype and back.shape == array.shape
+    np.testing.assert_array_equal(back, array)
+
+
 def nested(depth):
     value = []
     for _ in range(depth):
