@@ -118,7 +118,7 @@ def _raw(array):
     array = _numpy().ascontiguousarray(array)
     try:
         return memoryview(array).cast("B")
-    except ValueError:  # datetime64 and timedelta64: "cannot include dtype 'M' in a buffer"
+    except (TypeError, ValueError):  # empty arrays of 2+ dimensions ("zeros in shape"); datetime64, timedelta64
         return array.tobytes()
 
 

@@ -32,7 +32,8 @@ def test_plain_data_round_trips():
     np.array([1, -5], dtype="timedelta64[s]"),
     np.arange(12.0).reshape(3, 4)[:, ::2],  # not C-contiguous: sent as a copy
     np.array([1 + 2j], dtype=np.complex64),
-], ids=["datetime64", "timedelta64", "strided view", "complex64"])
+    np.zeros((2, 0, 3)),
+], ids=["datetime64", "timedelta64", "strided view", "complex64", "empty 3-d"])
 def test_arrays_memoryview_cannot_express_or_does_not_hold_in_order_round_trip(array):
     back = wire.decode(wire.encode(array))
     assert back.dtype == array.dtype and back.shape == array.shape
