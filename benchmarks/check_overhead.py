@@ -159,14 +159,13 @@ TRANSFER_STANDIN = r"""
 import importlib.util, json, sys, time
 import numpy, torch, torch.optim
 torch.set_num_threads(1)
-from grader.checks.transfer import MODES, Task
-from grader.seeding import derive_seed
+from grader.checks.transfer import MODES, Task, training_seed
 from grader.transfer import harness
 folder, seed = sys.argv[1], int(sys.argv[2])
 spec = importlib.util.spec_from_file_location("transfer", f"{folder}/transfer.py")
 student = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(student)
-task, train_seed = Task.default(), derive_seed(seed, "transfer") % (2**31)
+task, train_seed = Task.default(), training_seed(seed)
 times = {}
 for mode in MODES:
     backbone = harness.load_backbone(None, "cpu", train_seed)

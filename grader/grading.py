@@ -162,8 +162,8 @@ def limits_for(cfg: config_module.Config) -> Limits:
                   max_output_bytes=max(cfg.output_bytes, 1))
 
 
-#: per limits: the session, its empty submission folder, and the process that started both
-_REFERENCES: dict[Limits, tuple[Session, Path, int]] = {}
+#: per limits: the session and its empty submission folder
+_REFERENCES: dict[Limits, tuple[Session, Path]] = {}
 
 
 def reference_session(limits: Limits) -> Session:
@@ -174,13 +174,13 @@ def reference_session(limits: Limits) -> Session:
     # It lives as long as the process: the per-session time and CPU budgets are for student code.
     limits = replace(limits, total_timeout_s=7 * 24 * 3600.0, cpu_s=None)
     held = _REFERENCES.get(limits)
-    if held is not None and held[2] != os.getpid():
+    if held is not None and held[0].owner != os.getpid():
         held = None  # inherited through fork: left as it is (collecting it here touches nothing)
     if held is not None and not held[0].alive:
         held[0].restart()
     if held is None:
         empty = Path(tempfile.mkdtemp(prefix="grader-references-"))
-        held = (Session(empty, limits), empty, os.getpid())
+        held = (Session(empty, limits), empty)
         _REFERENCES[limits] = held
         atexit.register(_close_reference, limits)
         # a batch worker (multiprocessing) leaves through os._exit, past atexit: its finalizers still run
@@ -190,7 +190,7 @@ def reference_session(limits: Limits) -> Session:
 
 def _close_reference(limits: Limits) -> None:
     held = _REFERENCES.get(limits)
-    if held is not None and held[2] == os.getpid():
+    if held is not None and held[0].owner == os.getpid():
         del _REFERENCES[limits]
         held[0].close()
         shutil.rmtree(held[1], ignore_errors=True)
@@ -221,7 +221,6 @@ class Prestarted:
     def __init__(self, root: Path, parts: Sequence[str], cfg: config_module.Config, limits: Limits):
         from concurrent.futures import ThreadPoolExecutor
 
-        self.limits = limits
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grader-start")
         self._sessions = {part: self._pool.submit(part_session, root, cfg, limits) for part in parts}
         self._references = self._pool.submit(reference_session, limits)
@@ -298,10 +297,7 @@ def _grade_into(report: Report, root: Path, part: str, spec: PartSpec, cfg: conf
                 truth: Truth, limits: Limits, started, prestarted: Prestarted | None) -> None:
     """Grade one part into ``report``; the grader's own failure fails that part alone."""
     try:
-        if part == "transfer":
-            report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, started))
-        else:
-            report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, prestarted=prestarted))
+        report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, started, prestarted))
     except UsageError:  # the instructor's configuration (a broken task file): exit 2 with one line
         raise
     except Exception as exc:  # noqa: BLE001 - the grader's own failure: this part fails, the rest go on

@@ -337,6 +337,13 @@ def judge_speed(run: Run, reference: Run, points: float) -> TestResult:
                                                  "vs_reference": ratio}})
 
 
+def training_seed(seed: int) -> int:
+    """The seed every pipeline of a grading with ``seed`` is built and trained with."""
+    from grader.seeding import derive_seed
+
+    return derive_seed(seed, "transfer") % (2**31)
+
+
 class Started:
     """The transfer part's slow beginning, begun in two threads as soon as grading starts, so
     that it overlaps the numpy parts: the student's child (importing torch takes a second or
@@ -349,13 +356,12 @@ class Started:
         from dataclasses import replace
 
         from grader.grading import hidden_folders
-        from grader.seeding import derive_seed
 
         self.task = task or Task.default()
         self.device = device
         memory = None if device == "cuda" else max(limits.memory_mb or 0, 4096)
         self.limits = replace(limits, memory_mb=memory, call_timeout_s=max(limits.call_timeout_s, 60.0))
-        self.train_seed = derive_seed(seed, "transfer") % (2**31)
+        self.train_seed = training_seed(seed)
         rules = Rules(native_code=True, readable=(str(_harness().parent),))  # torch loads native code as it goes
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grader-transfer")
         self.session = pool.submit(Session, root, self.limits, preload=PRELOAD, hidden=hidden_folders(),

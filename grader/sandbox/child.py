@@ -177,8 +177,9 @@ def confine(spec: dict) -> tuple[str, list[str]]:
                 if point == "/":
                     raise
                 notes.append(f"could not make {point} read-only: {exc.strerror or exc}")
-        inodes = int(spec.get("tmpfs_files", 16384))  # files and folders: a tmpfs's size= does not count empty ones
-        tmpfs = f"size={int(spec['tmpfs_mb'])}m,nr_inodes={inodes},mode=1777"
+        def tmpfs(mode: str) -> str:  # nr_inodes: files and folders, which a tmpfs's size= does not count
+            return f"size={int(spec['tmpfs_mb'])}m,nr_inodes={int(spec['tmpfs_files'])},mode={mode}"
+
         if os.path.isdir("/dev"):
             mount("tmpfs", "/dev", "tmpfs", MS_NOSUID, "size=1m,mode=755")
             for name, st in devices.items():
@@ -194,12 +195,12 @@ def confine(spec: dict) -> tuple[str, list[str]]:
                 os.symlink(target, os.path.join("/dev", name))
             os.mkdir("/dev/shm")
             mount(None, "/dev", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
-            mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+            mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs("1777"))
         os.close(dev_fd)
         visible = spec["visible"]
         notes += cover(mount, visible)
         if os.path.isdir("/tmp") and not any(p == "/tmp" or p.startswith("/tmp/") for p in visible if p != scratch):
-            mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
+            mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpfs("1777"))
             os.makedirs(scratch, exist_ok=True)
         else:
             notes.append("no private /tmp: the grader's own files live under /tmp")
@@ -211,7 +212,7 @@ def confine(spec: dict) -> tuple[str, list[str]]:
         mount(None, scratch, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | kept_flags(scratch))
         os.close(scratch_fd)
         home, folder = spec["home"], spec["cwd"]
-        mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(spec['tmpfs_mb'])}m,nr_inodes={inodes},mode=700")
+        mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs("700"))
         mount(folder, folder, None, MS_BIND | MS_REC)  # the submission's copy: read-only too
         mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept_flags(folder))
         os.chdir(folder)  # the old cwd lies on the read-only view

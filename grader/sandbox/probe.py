@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .process import UNSHARE_ARGS, namespace_support, user_namespace  # noqa: F401  (UNSHARE_ARGS: re-exported)
+from .process import UNSHARE_ARGS, namespace_labels, namespace_support, user_namespace  # noqa: F401  (UNSHARE_ARGS: re-exported)
 from .session import sandbox_user
 
 # What every Session does today, and what later hardening will add.
@@ -56,7 +56,7 @@ def probe() -> dict:
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     user = sandbox_user()
     unshare, why = namespace_support()
-    within = " in a user namespace" if unshare and user_namespace() else ""
+    userns = bool(unshare) and user_namespace()
     if root and not unshare:
         notes.append("running as root: student code in the child could raise its own resource limits")
     if not unshare:
@@ -72,12 +72,11 @@ def probe() -> dict:
         "proc_scan": os.path.isdir("/proc/self"),
         "namespaces": bool(unshare),
         "protections": {
-            "network": f"isolated (net namespace{within})" if unshare else f"not available: {why}",
-            "processes": f"pid namespace{within}" if unshare else f"not available: {why}",
+            **(namespace_labels() if unshare else dict.fromkeys(("network", "processes"), f"not available: {why}")),
             "filesystem": "read-only outside scratch (checked per session)" if unshare else f"not available: {why}",
             "user": (f"{user['name']} (uid {user['uid']}) where it can read Python and the libraries, else root "
                      "without capabilities (checked per session)") if user else
-                    ("the grader's own user, as root of a user namespace without capabilities" if within else
+                    ("the grader's own user, as root of a user namespace without capabilities" if userns else
                      "root without capabilities (no sandbox user: GRADER_SANDBOX_USER)" if root else
                      "the grader's own user (not root: no other user to switch to)"),
         },

@@ -95,6 +95,12 @@ def user_namespace() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() != 0
 
 
+def namespace_labels() -> dict[str, str]:
+    """What the namespaces give, as reports name it: {"network", "processes"}."""
+    within = " in a user namespace" if user_namespace() else ""
+    return {"network": f"isolated (net namespace{within})", "processes": f"pid namespace{within}"}
+
+
 def namespace_support() -> tuple[str | None, str]:
     """``(unshare's path, "")`` where ``unshare --pid --fork --kill-child --mount-proc --net``
     works here (inside a user namespace when ``user_namespace()``), else ``(None, why not)``.

@@ -34,7 +34,7 @@ from typing import Any
 
 from ..errors import GraderError, InputFileError
 from . import wire
-from .process import Capture, ChildProcess, Exchange, namespace_support, user_namespace
+from .process import Capture, ChildProcess, Exchange, namespace_labels, namespace_support, user_namespace
 
 HARDENING = ("network", "processes", "filesystem")
 # What a Session applies unless told otherwise: everything the OS allows.  Under "processes"
@@ -307,6 +307,11 @@ class Session:
         return not self.closed and self.dead_reason is None and self._owner == os.getpid()
 
     @property
+    def owner(self) -> int:
+        """The process id of the process that started this session (its only user)."""
+        return self._owner
+
+    @property
     def pid(self) -> int | None:
         """The child's process id (also its process group and session id)."""
         return self._child.pid if self._child else None
@@ -436,9 +441,7 @@ class Session:
             why = ready.get("error") if isinstance(ready, dict) else f"no answer ({ex.failure})"
             raise SandboxError(f"the sandbox could not start: {why}. stderr: {ex.stderr.text()[-1000:].strip()!r}")
         filesystem = ready.get("filesystem") if isinstance(ready.get("filesystem"), str) else "unknown"
-        within = " in a user namespace" if unshare and user_namespace() else ""
-        active = {"network": f"isolated (net namespace{within})", "processes": f"pid namespace{within}",
-                  "filesystem": filesystem}
+        active = {**namespace_labels(), "filesystem": filesystem}
         self.protections = {k: (v if unshare else f"not available: {why}") if k in self.hardening else "not requested"
                             for k, v in active.items()}
         self.protections["user"] = ready["user"] if isinstance(ready.get("user"), str) else "unknown"
