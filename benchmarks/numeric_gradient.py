@@ -65,10 +65,13 @@ def run_case(part: str, case, backward, seed: int) -> dict:
     full_caught = dir_caught = False
     g = rng(seed, part, case.name, "directions")
     for i, name in enumerate(names):
-        def f(point, i=i):
+        def layer(point, i=i):
             trial = list(args)
             trial[i] = point
-            return float(np.sum(forward(*trial)[0] * dout))
+            return forward(*trial)[0]
+
+        def f(point):
+            return float(np.sum(layer(point) * dout))
 
         if np.shape(grads[i]) != np.shape(args[i]):  # the grader fails a misshapen gradient before any call
             full_caught = dir_caught = True
@@ -76,7 +79,7 @@ def run_case(part: str, case, backward, seed: int) -> dict:
         caught, calls = full_check(f, np.array(args[i], dtype=np.float64), np.asarray(grads[i]))
         full_calls += calls
         full_caught |= caught
-        checks = directional(f, np.asarray(args[i], dtype=np.float64), np.asarray(grads[i]), g, name)
+        checks = directional(layer, np.asarray(args[i], dtype=np.float64), np.asarray(grads[i]), g, name, dout)
         dir_calls += 2 * len(checks)
         dir_caught |= bool(any(c.error > TOL for c in checks))
     return {"full_calls": full_calls, "full_caught": full_caught, "dir_calls": dir_calls, "dir_caught": dir_caught}

@@ -8,11 +8,18 @@ Calls alternate between the two, so load on the machine hits both alike.
 Each time is the parent's wall clock around the call: the same small
 transfer overhead for both, and unlike the child's own timing it cannot be
 forged by student code.
+
+Every repeat times fresh inputs, drawn here for that repeat and never sent
+before, and what the student's code returns on them must match the
+references' results: a forward that hands back outputs it remembered (by a
+hash of its inputs, or by their shape) gains nothing, and neither does one
+that returns anything fast on inputs the size of this test's.
 """
 
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +28,10 @@ from grader.layouts import PartSpec
 from grader.results import TestResult
 from grader.sandbox import Session
 
-from .cases import SPEED_CONV, SPEED_POOL, conv_inputs, pool_inputs, upstream
+from .cases import SPEED_CONV, SPEED_POOL, Inputs, conv_inputs, pool_inputs, upstream
+from .compare import check_array, rel_error
 
+AGREE = 1e-6  # relative error the timed results may have from the references' (the default tolerance)
 _LOOPS: dict[tuple, float] = {}  # (part, seed, dilation) -> seconds of the loop reference, this process
 
 
@@ -33,8 +42,8 @@ def _reference_file(name: str) -> Path:
 
 
 def _pair(session: Session, part: str, spec: PartSpec | None, args: tuple, dout: np.ndarray, path: Path | None,
-          repeat: int) -> float | str:
-    """Seconds of forward + backward (best of ``repeat``), or an error message."""
+          repeat: int) -> tuple[float, tuple] | str:
+    """(seconds of forward + backward (best of ``repeat``), their results (out, *grads)), or an error message."""
     if spec is None:
         forward = session.call_trusted(path, f"{part}_forward", args, repeat=repeat)
     else:
@@ -48,9 +57,39 @@ def _pair(session: Session, part: str, spec: PartSpec | None, args: tuple, dout:
         backward = session.call(spec.module, spec.backward, (dout, cache), repeat=repeat)
     if not backward.ok:
         return backward.error or "the backward failed"
+    grads = tuple(backward.value) if part == "conv" and isinstance(backward.value, (tuple, list)) else (backward.value,)
     # The parent's wall clock around each call, for the student and the references alike: the
     # child's own timings could be forged by student code (the channel is theirs to write).
-    return forward.wall_s + backward.wall_s
+    return forward.wall_s + backward.wall_s, (forward.value[0], *grads)
+
+
+def speed_inputs(part: str, spec: PartSpec, seed: int, repeat: int) -> tuple[Inputs, np.ndarray]:
+    """The inputs and upstream gradient of one repeat: drawn from (seed, repeat), so a
+    submission meets each only once, and the same for every submission graded with ``seed``."""
+    label = "speed" if repeat == 0 else f"speed, repeat {repeat + 1}"
+    if part == "conv":
+        case = replace(SPEED_CONV, name=label)
+        inputs = conv_inputs(case, seed, part, spec.dilation)
+        out_shape = (case.x[0], case.w[0], case.x[2], case.x[3])
+    else:
+        case = replace(SPEED_POOL, name=label)
+        inputs = pool_inputs(case, seed, part)
+        out_shape = (case.x[0], case.x[1], case.x[2] // 2, case.x[3] // 2)
+    return inputs, upstream(out_shape, seed, part, label)
+
+
+def _disagreement(got: tuple, want: tuple, tolerance: float) -> str | None:
+    """Why the student's timed results are not the references' (None when they agree)."""
+    if len(got) != len(want):
+        return f"the backward returned {len(got) - 1} gradients, not {len(want) - 1}"
+    for name, mine, theirs in zip(("the output", "dx", "dw", "db"), got, want):
+        theirs = np.asarray(theirs)
+        problem = check_array(mine, theirs, name)
+        if problem is None and rel_error(mine, theirs) > tolerance:
+            problem = f"{name} is wrong (relative error {rel_error(mine, theirs):.2g})"
+        if problem:
+            return problem
+    return None
 
 
 def ratio_text(ratio: float, what: str) -> str:
@@ -60,18 +99,12 @@ def ratio_text(ratio: float, what: str) -> str:
 
 
 def run_speed(part: str, spec: PartSpec, session: Session, references: Session, seed: int, repeats: int,
-              points: float, bands) -> TestResult:
+              points: float, bands, tolerance: float = AGREE) -> TestResult:
     name = f"{part} speed"
-    if part == "conv":
-        inputs = conv_inputs(SPEED_CONV, seed, part, spec.dilation)
-        out_shape = (SPEED_CONV.x[0], SPEED_CONV.w[0], SPEED_CONV.x[2], SPEED_CONV.x[3])
-    else:
-        inputs = pool_inputs(SPEED_POOL, seed, part)
-        out_shape = (SPEED_POOL.x[0], SPEED_POOL.x[1], SPEED_POOL.x[2] // 2, SPEED_POOL.x[3] // 2)
-    dout = upstream(out_shape, seed, part, "speed")
     fast, loops = _reference_file("numpy_fast"), _reference_file("numpy_loops")
     student_times, fast_times = [], []
-    for _ in range(repeats):  # interleaved, so that load on the machine hits both alike
+    for k in range(repeats):  # interleaved, so that load on the machine hits both alike
+        inputs, dout = speed_inputs(part, spec, seed, k)
         t_fast = _pair(references, part, None, inputs.args, dout, fast, 1)
         if isinstance(t_fast, str) and not references.alive:  # the references' child ended: once more
             references.restart()
@@ -82,24 +115,29 @@ def run_speed(part: str, spec: PartSpec, session: Session, references: Session, 
         if isinstance(t_fast, str):
             return TestResult(name, part, "speed", points, 0.0, f"not timed: the reference failed ({t_fast})",
                               {"passed": False})
-        student_times.append(t_student)
-        fast_times.append(t_fast)
+        wrong = _disagreement(t_student[1], t_fast[1], tolerance)
+        if wrong:
+            return TestResult(name, part, "speed", points, 0.0,
+                              f"not timed: on the timing inputs (repeat {k + 1}) {wrong}", {"passed": False})
+        student_times.append(t_student[0])
+        fast_times.append(t_fast[0])
     # The loop reference only gives a line of feedback: timed once per process and inputs (a batch
     # worker grades every submission with the same seed; these are the same 15-130 ms each time).
+    inputs, dout = speed_inputs(part, spec, seed, 0)
     key = (part, seed, spec.dilation if part == "conv" else None)
     t_loops = _LOOPS.get(key)
     if t_loops is None:
-        t_loops = _pair(references, part, None, inputs.args, dout, loops, 1)
-        if not isinstance(t_loops, str):
-            _LOOPS[key] = t_loops
+        timed = _pair(references, part, None, inputs.args, dout, loops, 1)
+        if not isinstance(timed, str):
+            t_loops = _LOOPS[key] = timed[0]
     student, reference = statistics.median(student_times), statistics.median(fast_times)
     vs_fast = student / max(reference, 1e-9)
     feedback = ratio_text(vs_fast, "vectorized reference")
     speed = {"student_s": student, "vectorized_s": reference, "vs_vectorized": vs_fast}
-    if not isinstance(t_loops, str):
+    if t_loops is not None:
         vs_loops = student / max(t_loops, 1e-9)
         feedback += ", " + ratio_text(vs_loops, "loop reference")
         speed.update(loops_s=t_loops, vs_loops=vs_loops)
     fraction = 1.0 if points == 0 else max((b.fraction for b in bands if vs_fast <= b.ratio), default=0.0)
-    feedback += f" (forward + backward on x {inputs.args[0].shape}, median of {repeats})"
+    feedback += f" (forward + backward on x {inputs.args[0].shape}, median of {repeats}, fresh inputs each time)"
     return TestResult(name, part, "speed", points, points * fraction, feedback, {"passed": True, "speed": speed})

@@ -21,7 +21,10 @@ owns the boundary.  Its modules:
 - ``session``: ``Limits``, ``Session``, ``CallResult``, ``Ref`` (the API and its policy)
 - ``process``: the child process, its channels, and killing its whole session
 - ``wire``: the plain-data format both sides speak (no pickle)
-- ``child``: the program that runs in the child (standard library only, run by path)
+- ``child/``: the program that runs in the child (standard library only, run by path; one
+  file per mechanism: namespaces, privileges, limits, syscalls, guard, watch, calls, main)
+- ``cleanup``: what a child can leave outside its namespaces (SysV IPC, shared temporary
+  files), found and removed by the parent
 - ``probe``: which protections this machine offers, for reports
 
 Hardening later means tightening what ``process`` starts (a pid and network

@@ -18,19 +18,26 @@ APPLIED = (
     "RLIMIT_AS, RLIMIT_CPU, RLIMIT_FSIZE, no core files (where the OS has them)",
     "fresh scratch copy of the submission as cwd; stripped environment",
     "import policy for student code (grader never importable; optional allow-list)",
-    "guard (an audit hook student code cannot remove): refuses forbidden imports, reading the grader, "
-    "writing outside $TMPDIR, processes, signals, network and ctypes, and reports each as an integrity event",
+    "guard (an audit hook student code cannot remove, switch off or argue with: it never runs student code "
+    "and holds nothing student code can change): refuses forbidden imports, reading the grader, other sessions' "
+    "files and other processes, writing outside $TMPDIR, links, processes, signals, network and ctypes, and "
+    "writes each attempt at once to a pipe of its own that the parent reads",
     "RLIMIT_NPROC and RLIMIT_NOFILE (the process limit binds only under another user than root)",
+    "system-call filter (seccomp, Linux x86_64/aarch64): SysV IPC, POSIX message queues and mknod end the child",
+    "as root: the child runs as nobody (or root without capabilities) in a group of its own session; the parent "
+    "removes the SysV IPC objects and the /tmp, /var/tmp and /dev/shm files of that group when the session ends",
 )
 NAMESPACED = (
     "network namespace: no network, only a loopback that is down (as another user than root: inside a "
     "user namespace, where the kernel allows unprivileged ones)",
     "pid namespace: everything the child starts (setsid, double fork) dies with the session",
+    "IPC namespace: every SysV IPC object and POSIX message queue of the child dies with it",
     "mount namespace: read-only file system outside the scratch folder, private /tmp, /dev/shm "
     "and minimal /dev; every capability dropped",
 )
 NOT_YET = (
-    "the guard is inside the child: native code (numpy's, torch's, or ctypes where allowed) is not watched",
+    "the guard is inside the child: native code (numpy's, torch's, or ctypes where allowed) is not watched; "
+    "without namespaces, files native code leaves in /tmp or /dev/shm as the grader's own user are not found",
     "files readable by the child's user stay readable (only the grader's folders are refused or hidden)",
 )
 

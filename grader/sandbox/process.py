@@ -1,10 +1,11 @@
 """The child process as the parent sees it: start it, talk to it, kill it.
 
-``ChildProcess`` owns one ``python child.py`` process and its three channels:
-the private socket for requests and replies, and the stdout and stderr pipes
-whose bytes are kept up to a cap.  ``exchange`` sends one request and waits
-for one reply while draining both pipes, so a student who prints a lot never
-blocks and never mixes with the reply; it gives up at a deadline.  ``kill``
+``ChildProcess`` owns one ``python child/main.py`` process and its four channels:
+the private socket for requests and replies, the stdout and stderr pipes whose
+bytes are kept up to a cap, and the guard's pipe, on which the child's audit
+hook writes one line per event as it happens.  ``exchange`` sends one request
+and waits for one reply while draining the pipes, so a student who prints a lot
+never blocks and never mixes with the reply; it gives up at a deadline.  ``kill``
 ends the child's whole session (process group plus a /proc scan) before
 reaping the child, so that its process id cannot have been reused yet.
 
@@ -29,9 +30,12 @@ from pathlib import Path
 
 from . import wire
 
-CHILD_SCRIPT = Path(__file__).with_name("child.py")
+CHILD_SCRIPT = Path(__file__).with_name("child") / "main.py"
 POLL_S = 0.05  # how often a wait looks whether the child is still alive
 DEATH_GRACE_S = 0.5  # after the child died, how long to wait for its last bytes
+EVENT_LINES = 200  # distinct lines of the guard kept per call (a loop of refusals repeats itself)
+MAX_EVENT_LINE = 4096  # PIPE_BUF: the guard writes nothing longer
+GUARD_LOST_STATUS = 117  # the child's exit status when the guard's pipe was closed or replaced under it
 
 
 @dataclass
@@ -53,6 +57,35 @@ class Capture:
         if self.dropped:
             out += f"\n[... {self.dropped} more bytes not shown]"
         return out
+
+
+class Lines:
+    """The guard's pipe, as the distinct complete lines written since the last ``take``: at most
+    ``limit`` of them, but a line that starts with one of ``always`` (a violation's code) is kept
+    past it (up to 4 x ``limit``), so that a flood of notices cannot push a violation out.  A
+    line longer than the guard ever writes is someone else's: counted as garbled."""
+
+    def __init__(self, limit: int, always=()):
+        self.limit, self.always = limit, tuple(always)
+        self.tail = b""  # the start of a line not finished yet (kept across calls)
+        self.lines: dict[bytes, None] = {}
+        self.garbled = 0
+
+    def add(self, data: bytes) -> None:
+        *complete, self.tail = (self.tail + data).split(b"\n")
+        for line in complete:
+            if line not in self.lines and (len(self.lines) < self.limit or (
+                    line.startswith(self.always) and len(self.lines) < 4 * self.limit)):
+                self.lines[line] = None
+        if len(self.tail) > MAX_EVENT_LINE:
+            self.garbled += 1
+            self.tail = b""
+
+    def take(self) -> tuple[list[bytes], int]:
+        """(the lines, how many garbled ones) since the last take."""
+        taken = (list(self.lines), self.garbled)
+        self.lines, self.garbled = {}, 0
+        return taken
 
 
 class Inbox:
@@ -82,7 +115,7 @@ class Exchange:
     reply_length: int | None = None
 
 
-UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount-proc", "--net")
+UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount-proc", "--ipc", "--net")
 USERNS_ARGS = ("--user", "--map-root-user")
 
 
@@ -98,11 +131,11 @@ def user_namespace() -> bool:
 def namespace_labels() -> dict[str, str]:
     """What the namespaces give, as reports name it: {"network", "processes"}."""
     within = " in a user namespace" if user_namespace() else ""
-    return {"network": f"isolated (net namespace{within})", "processes": f"pid namespace{within}"}
+    return {"network": f"isolated (net namespace{within})", "processes": f"pid namespace{within}, IPC namespace"}
 
 
 def namespace_support() -> tuple[str | None, str]:
-    """``(unshare's path, "")`` where ``unshare --pid --fork --kill-child --mount-proc --net``
+    """``(unshare's path, "")`` where ``unshare --pid --fork --kill-child --mount-proc --ipc --net``
     works here (inside a user namespace when ``user_namespace()``), else ``(None, why not)``.
     Probed once per process and setting (a few ms)."""
     return _namespace_support(user_namespace())
@@ -134,8 +167,8 @@ def _namespace_support(userns: bool) -> tuple[str | None, str]:
 def unshare_args(hardening) -> list[str]:
     """unshare's options for a set of protections ("network", "processes", "filesystem")."""
     args = list(USERNS_ARGS) if hardening and user_namespace() else []
-    if "processes" in hardening:
-        args += ["--pid", "--fork", "--kill-child", "--mount-proc"]
+    if "processes" in hardening:  # everything the child starts, and every IPC object it makes, dies with it
+        args += ["--pid", "--fork", "--kill-child", "--mount-proc", "--ipc"]
     elif "filesystem" in hardening:
         args += ["--mount"]
     if "network" in hardening:
@@ -147,42 +180,47 @@ def child_command(config: dict, unshare: str | None = None, hardening=("network"
     """The child's command line: isolated mode (-I: no PYTHON* variables, no user site, no
     script folder on sys.path), no site (-S: no .pth files, so no editable installs),
     no bytecode files (-B), unbuffered output (-u).  With ``unshare`` (its path) the child
-    is pid 1 of new pid, mount and network namespaces (``UNSHARE_ARGS``): everything it
-    starts dies with it, and it has no network but a loopback that is down."""
+    is pid 1 of new pid, mount, IPC and network namespaces (``UNSHARE_ARGS``): everything it
+    starts and every SysV IPC object it makes die with it, and it has no network but a
+    loopback that is down."""
     python = [sys.executable, "-I", "-S", "-B", "-u", str(CHILD_SCRIPT), json.dumps(config)]
     return [unshare, *unshare_args(hardening), *python] if unshare and hardening else python
 
 
 class ChildProcess:
     def __init__(self, folder: Path, env: dict, config: dict, unshare: str | None = None,
-                 hardening=("network", "processes", "filesystem")):
+                 hardening=("network", "processes", "filesystem"), serious=()):
         parent_end, child_end = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        events_r, events_w = os.pipe()
         try:
-            config = dict(config, fd=child_end.fileno())
+            config = dict(config, fd=child_end.fileno(), events_fd=events_w, guard_lost_status=GUARD_LOST_STATUS)
             self.proc = subprocess.Popen(
                 child_command(config, unshare, hardening),
-                stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(child_end.fileno(),),
+                stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(child_end.fileno(), events_w),
                 cwd=folder, env=env, start_new_session=True, close_fds=True,
             )
         except BaseException:
-            for fd in (out_r, err_r):
+            for fd in (out_r, err_r, events_r):
                 os.close(fd)
             parent_end.close()
             raise
         finally:
             child_end.close()
-            os.close(out_w)
-            os.close(err_w)
+            for fd in (out_w, err_w, events_w):
+                os.close(fd)
         self.pid = self.proc.pid
         self.channel = parent_end
         self.channel.setblocking(False)
-        self.pipes = {out_r: "stdout", err_r: "stderr"}
+        self.pipes = {out_r: "stdout", err_r: "stderr", events_r: "events"}
         for fd in self.pipes:
             os.set_blocking(fd, False)
         self.reaped = False
-        self.namespaced = bool(unshare) and "processes" in hardening
+        self.namespaced = bool(unshare) and "processes" in hardening  # pid and IPC namespaces
+        self.events = Lines(EVENT_LINES, (code.encode() + b"\t" for code in serious))  # serious: never crowded out
+        self.private_tmp = False  # its /tmp and /dev/shm are its own (set once it says how it is confined)
+        self.members: set[int] = {self.pid}  # every process seen in the child's session
 
     # --- talking
 
@@ -268,7 +306,7 @@ class ChildProcess:
             if selector is not None:
                 selector.unregister(fd)
             return False
-        (ex.stdout if self.pipes[fd] == "stdout" else ex.stderr).add(data)
+        (self.events if self.pipes[fd] == "events" else getattr(ex, self.pipes[fd])).add(data)
         return True
 
     def drain(self, ex: Exchange) -> None:
@@ -292,7 +330,7 @@ class ChildProcess:
     def kill(self) -> int:
         """End the child, everything in its session, and reap it; return its exit status."""
         if not self.reaped:
-            kill_session(self.pid)
+            self.members |= kill_session(self.pid, collect=not self.namespaced)
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:  # unkillable (D state): leave it to init
@@ -311,8 +349,10 @@ class ChildProcess:
         self.pipes.clear()
 
 
-def kill_session(sid: int) -> None:
-    """SIGKILL the process group ``sid`` and every process whose session is ``sid``.
+def kill_session(sid: int, collect: bool = False) -> set[int]:
+    """SIGKILL the process group ``sid`` and every process whose session is ``sid``; with
+    ``collect``, return every pid found in that session, those the group kill ends too (the IPC
+    objects they may have left are theirs, see ``cleanup``).
 
     The group catches what the child started; the /proc scan catches those that
     moved to a group of their own.  A process that called setsid() escapes
@@ -320,21 +360,23 @@ def kill_session(sid: int) -> None:
     holds unshare and the child, pid 1 of the namespace, and the kernel kills
     every process of the namespace when its pid 1 dies.
     """
+    seen = set(session_members(sid)) if collect else set()  # (before the kill: a killed one is a zombie)
     for _ in range(3):
         try:
             os.killpg(sid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        found = False
-        for pid in session_members(sid):
-            found = True
+        found = session_members(sid)
+        seen.update(found)
+        for pid in found:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
         if not found:
-            return
+            return seen
         time.sleep(0.01)
+    return seen
 
 
 def session_members(sid: int) -> list[int]:

@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GraderError, InputFileError
-from . import wire
-from .process import Capture, ChildProcess, Exchange, namespace_labels, namespace_support, user_namespace
+from . import cleanup, wire
+from .process import (GUARD_LOST_STATUS, Capture, ChildProcess, Exchange, namespace_labels, namespace_support,
+                      user_namespace)
 
 HARDENING = ("network", "processes", "filesystem")
 # What a Session applies unless told otherwise: everything the OS allows.  Under "processes"
@@ -44,6 +45,10 @@ DEFAULT_HARDENING = HARDENING
 TMPFS_MB = 256  # size of the child's private /tmp and /dev/shm (memory; files are capped by file_size_mb too)
 TMPFS_FILES = 16384  # files and folders each of those may hold (empty files cost kernel memory, not size)
 REPLY_SLACK_BYTES = 1 << 16  # room for the reply's envelope around a result of max_result_bytes
+MAX_EVENT_DETAIL = 600  # characters of an event's detail kept (the guard writes at most 500 and "...")
+# the child's system-call filter (child/syscalls.py); the tests switch it off to exercise the
+# cleanup that stands in for it where seccomp is missing (grader.sandbox.cleanup)
+SYSCALL_FILTER = True
 BLOCKED_MODULES = ("grader",)  # never importable from student code (a deterrent; see ImportPolicy)
 SKIPPED_NAMES = {"__pycache__", ".git"}
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -61,7 +66,7 @@ VIOLATIONS = {
     "read": "read files outside its sandbox",
     "process": "started processes",
     "signal": "signalled another process",
-    "tamper": "tampered with the sandbox",
+    "tamper": "tampered with the sandbox",  # its guard (gc walks, trace functions, forged events, its channel)
 }
 NOTICES = {
     "write": "wrote outside its scratch folder",
@@ -77,6 +82,8 @@ NOTICES = {
     "result": "returned something too large",
     "lying-object": "returned an object that is not a plain array",
     "mutated-input": "changed its inputs in place",
+    "refused": "did something the sandbox refuses",  # links, shared memory, what the guard cannot check
+    "leftover": "left something on the machine",  # IPC objects or files that outlive the child (removed)
 }
 SANDBOX_USER = "nobody"  # who student code runs as when the grader runs as root (GRADER_SANDBOX_USER)
 FAKE_RESULTS = re.compile(
@@ -379,15 +386,21 @@ class Session:
         self.dead_reason: str | None = "the sandbox did not start"
         self._student_ran = self._trusted_loaded = False
         self._token = object()  # Refs carry it; a new child gets a new one
-        self._scratch = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        _sweep_once()
+        self._scratch = Path(tempfile.mkdtemp(prefix=cleanup.scratch_prefix()))  # 0700, named after its owner
         folder, home = self._scratch / "submission", self._scratch / "home"
         self.copy_notes = copy_submission(self.submission_dir, folder)
         home.mkdir()
         self._visible = visible_paths(self._scratch, library_paths(self.preload), self.trusted)
-        user = sandbox_user()
-        if user:  # the child may switch to this user: it must be able to read the copy (it gets the home)
+        user, self._group = sandbox_user(), None
+        if user:  # the child may switch to this user, in a group of its own: the copy is the group's to read
+            self._group = cleanup.session_group(str(self._scratch))
+            user = dict(user, gid=self._group)
             for path in (self._scratch, *self._scratch.rglob("*")):
-                os.chmod(path, 0o755 if path.is_dir() else 0o644)
+                os.chown(path, 0, self._group, follow_symlinks=False)
+                os.chmod(path, 0o750 if path.is_dir() else 0o640, follow_symlinks=False)
+            os.chmod(home, 0o770)  # (the same uid runs every session's child: only the group tells them apart)
+        self._reported: set = set()  # what the leftover scans have reported already
         config = {
             "folder": str(folder),
             "home": str(home),
@@ -405,6 +418,7 @@ class Session:
             "allowed_modules": self.allowed_modules,
             "blocked_modules": list(BLOCKED_MODULES),
             "max_result_bytes": self.limits.max_result_bytes,
+            "filter_syscalls": SYSCALL_FILTER,
             "limits": {"memory_mb": self.limits.memory_mb, "cpu_s": self.limits.cpu_s,
                        "file_size_mb": self.limits.file_size_mb, "processes": self.limits.processes,
                        "open_files": self.limits.open_files},
@@ -445,22 +459,26 @@ class Session:
         self.protections = {k: (v if unshare else f"not available: {why}") if k in self.hardening else "not requested"
                             for k, v in active.items()}
         self.protections["user"] = ready["user"] if isinstance(ready.get("user"), str) else "unknown"
+        self.syscalls_filtered = ready.get("syscalls") is True  # SysV IPC and mknod end the child
         self.startup_s = time.monotonic() - started
         self.start_notes = tuple(n for n in ready.get("notes", ()) if isinstance(n, str))
+        self._child.private_tmp = filesystem.startswith("read-only") and not any(
+            n.startswith("no private /tmp") for n in self.start_notes)
         self._budget_s = self.limits.total_timeout_s  # what is left of total_timeout_s
         self.dead_reason = None
 
     def _launch(self, folder: Path, home: Path, config: dict, unshare, started: float):
         """Start a child and wait for its first message: (the message or None, the Exchange)."""
         try:
-            self._child = ChildProcess(folder, child_env(home, self.limits.threads), config, unshare, self.hardening)
+            self._child = ChildProcess(folder, child_env(home, self.limits.threads), config, unshare, self.hardening,
+                                       serious=VIOLATIONS)
         except OSError as exc:
             if unshare:  # unshare itself would not start: the plain child may
                 self._child = None
                 return None, Exchange(None, Capture(0), Capture(0), failure=f"unshare: {exc}")
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            cleanup.remove_tree(str(self._scratch))
             raise SandboxError(f"could not start the sandbox's Python ({sys.executable}): {exc}") from None
-        self._finalizer = weakref.finalize(self, _cleanup, self._child, self._scratch, self._owner)
+        self._finalizer = weakref.finalize(self, _cleanup, self._child, self._scratch, self._owner, self._group)
         ex = self._child.exchange([], started + self.limits.start_timeout_s, REPLY_SLACK_BYTES, 4000)
         return (self._decode(ex) if ex.body is not None else None), ex
 
@@ -508,6 +526,7 @@ class Session:
             raise
         self._budget_s -= ex.wall_s
         reply = self._decode(ex) if ex.body is not None else None
+        where = f"{target['module'] or 'trusted code'}.{function}"
         if ex.failure is None and _valid_reply(reply):
             result = CallResult(
                 ok=reply["ok"], value=reply["value"] if reply["ok"] else None, error=reply["error"],
@@ -515,16 +534,37 @@ class Session:
                 durations=tuple(reply["durations"]), wall_s=ex.wall_s, traceback=reply["traceback"],
                 notes=tuple(notes + reply["notes"] + _truncation_notes(ex)),
             )
-            reported = [Event(code, detail) for code, detail in reply.get("events", ())]
         else:
             error, kind = self._failure(ex, timeout, budget_bound)
             self.dead_reason = error
             result = CallResult(False, error=error, kind=kind, stdout=ex.stdout.text(), stderr=ex.stderr.text(),
                                 wall_s=ex.wall_s, notes=tuple(notes + _truncation_notes(ex)))
-            reported = []
-        events = _dedupe(reported + observed_events(result, f"{target['module'] or 'trusted code'}.{function}", ex))
+        reported = guard_events(*self._child.events.take())  # whatever became of the call: they were written
+        if self._child.reaped and self._child.proc.returncode == GUARD_LOST_STATUS:
+            reported.append(Event("tamper", f"{where}: the guard's channel to the grader was closed or replaced"))
+        events = _dedupe(reported + observed_events(result, where, ex) + self._leftovers(where))
         self.events.extend(e for e in events if e not in self.events)
         return replace(result, events=tuple(events))
+
+    def _leftovers(self, where: str) -> list[Event]:
+        """What the child made that would outlive it, looked for where nothing else stops it: SysV
+        IPC objects without an IPC namespace or a system-call filter; files of its group in the
+        shared temporary folders without a private /tmp, where native code runs unwatched (no
+        guard, or one that allows ctypes).  Each is reported once and removed when the child ends."""
+        found = []
+        child = self._child
+        if not child.namespaced and not self.syscalls_filtered:
+            found += [(o.kind, o.id, o.describe()) for o in cleanup.objects_of(child.members, self._group)]
+        if (self._group is not None and not child.private_tmp
+                and (self.rules is None or self.rules.native_code or not self.syscalls_filtered)):
+            found += [("file", path, path) for path in cleanup.files_of(self._group, keep=(str(self._scratch),))]
+        events = []
+        for kind, key, what in found:
+            if (kind, key) not in self._reported:
+                self._reported.add((kind, key))
+                events.append(Event("leftover", f"{where} left {what}, which would outlive the sandbox "
+                                                "(removed when the session ends)"))
+        return events
 
     def _failure(self, ex: Exchange, timeout: float, budget_bound: bool) -> tuple[str, str]:
         """Kill the child and say why the call got no usable reply."""
@@ -565,6 +605,22 @@ class Session:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def guard_events(lines: list[bytes], garbled: int) -> list[Event]:
+    """The guard's lines (``code<TAB>detail``) as Events.  Student code can write on that pipe
+    too: a line that is not the guard's (an unknown code, a line too long) is itself tampering."""
+    events = []
+    for line in lines:
+        code, tab, detail = line.partition(b"\t")
+        name = code.decode("ascii", "replace")
+        if tab and name in VIOLATIONS.keys() | NOTICES.keys():
+            events.append(Event(name, detail.decode("utf-8", "replace")[:MAX_EVENT_DETAIL]))
+        else:
+            garbled += 1
+    if garbled:
+        events.append(Event("tamper", f"wrote {garbled} line(s) of its own on the guard's channel to the grader"))
+    return _dedupe(events)
 
 
 def observed_events(result: CallResult, where: str, ex: Exchange) -> list[Event]:
@@ -674,6 +730,8 @@ def exit_message(status: int | None, limits: Limits) -> tuple[str, str]:
     """A student-facing sentence for a child that ended during a call, and its kind."""
     if status is None:
         return "the process stopped answering and could not be ended", "crash"
+    if status == GUARD_LOST_STATUS:
+        return "the sandbox ended the process: its guard's channel to the grader was closed or replaced", "exit"
     if status >= 0:
         return f"the process exited with status {status} during the call (sys.exit/os._exit?)", "exit"
     sig = -status
@@ -682,6 +740,9 @@ def exit_message(status: int | None, limits: Limits) -> tuple[str, str]:
         return f"killed: CPU time limit of {limits.cpu_s} s exceeded", "cpu"
     if sig == getattr(signal, "SIGXFSZ", None):
         return f"killed: file size limit of {limits.file_size_mb} MB exceeded", "crash"
+    if sig == getattr(signal, "SIGSYS", None):
+        return ("killed for a system call the sandbox forbids (SysV IPC, POSIX message queues or mknod: "
+                "what would outlive it)"), "crash"
     memory = f"; exceeding the memory limit of {limits.memory_mb} MB can cause this" if limits.memory_mb else ""
     if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL):
         return f"the process crashed during the call ({name}{memory})", "crash"
@@ -760,12 +821,29 @@ def _mount_namespace() -> str:
         return ""
 
 
-def _cleanup(child: ChildProcess, scratch: Path, owner: int) -> None:
-    """Kill the child's session and remove its scratch folder (also at GC and interpreter exit),
-    in the process that started it only: a forked copy that is collected leaves both alone."""
+_swept: set[int] = set()  # the processes that have removed the scratch folders of dead graders
+
+
+def _sweep_once() -> None:
+    """Once per process: remove the scratch folders that graders killed before they could
+    (``cleanup.sweep_stale_scratch``)."""
+    if os.getpid() not in _swept:
+        _swept.add(os.getpid())
+        cleanup.sweep_stale_scratch(tempfile.gettempdir())
+
+
+def _cleanup(child: ChildProcess, scratch: Path, owner: int, group: int | None) -> None:
+    """Kill the child's session, remove what it left outside its namespaces (``cleanup``) and its
+    scratch folder (also at GC and interpreter exit), in the process that started it only: a
+    forked copy that is collected leaves all of it alone."""
     if os.getpid() != owner:
         return
     try:
         child.close()
+        if not child.namespaced:
+            cleanup.remove_sysv(cleanup.objects_of(child.members, group))
+        if group is not None and not child.private_tmp:
+            for path in cleanup.files_of(group, keep=(str(scratch),)):
+                cleanup.remove_tree(path)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        cleanup.remove_tree(str(scratch))

@@ -25,6 +25,16 @@ Decoding builds only those types: arrays come from raw bytes with a dtype that
 must be plain (booleans, numbers, strings, dates; no objects, no fields), so
 the parent never unpickles and never imports anything the child names.
 Anything malformed raises ``WireError``.
+
+What a body may cost the side that decodes it is bounded, since the child's side is
+written by student code: its bytes (the frame's length, checked before reading), its
+items (``MAX_ITEMS``, a bound on the values in the tree counted in the JSON text before
+``json.loads`` builds anything: a list of millions of empty lists is 3 bytes an item
+on the wire and 80 in memory), its nesting (``MAX_DEPTH``), its time (``MAX_DECODE_S``:
+dict keys chosen to collide cost quadratic time) and its arrays (each buffer is
+used once, and an array's data must fill its shape, so no array outgrows the body).
+Encoding refuses values over the same bounds, so an honest but huge result fails
+in the child with that reason rather than in the parent.
 """
 
 from __future__ import annotations
@@ -32,12 +42,17 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import time
 
 MAX_DEPTH = 64  # nesting of lists/tuples/dicts
+MAX_ITEMS = 1_000_000  # brackets and commas in one body's JSON (see tree_items); an array is one value
+MAX_DECODE_S = 10.0  # seconds one decode may take (1,000,000 items take well under one)
 MAX_NDIM = 32
 FRAME_HEADER = struct.Struct(">Q")
 JSON_HEADER = struct.Struct(">I")
 PLAIN_DTYPE_KINDS = "biufcSUmM"  # bool, int, uint, float, complex, bytes, str, timedelta, datetime
+TOO_MANY = (f"it holds more than {MAX_ITEMS:,} values (lists, tuples, dicts and their items): "
+            "send numbers as numpy arrays")
 
 
 class WireError(ValueError):
@@ -81,10 +96,17 @@ def encode_parts(value, fallback=None) -> list:
         buffers.append(buffer)
         return len(buffers) - 1
 
+    count = 1  # values met so far: the whole value, then each container's items as it is reached
+
     def enc(v, depth=0):
+        nonlocal count
         if depth > MAX_DEPTH:
             raise WireError(f"nested more than {MAX_DEPTH} levels deep")
         t = type(v)
+        if t is list or t is tuple or t is dict:  # stop before encoding what the text's count would refuse
+            count += 2 * len(v) if t is dict else len(v)
+            if count > MAX_ITEMS + 1:
+                raise WireError(TOO_MANY)
         if v is None or t is bool or t is int or t is float or t is str:
             return v
         if t is list:
@@ -110,7 +132,16 @@ def encode_parts(value, fallback=None) -> list:
         text = json.dumps([[len(b) for b in buffers], tree], separators=(",", ":")).encode("utf-8")
     except (ValueError, TypeError, RecursionError) as exc:  # huge ints, lone surrogates
         raise WireError(str(exc)) from None
+    if tree_items(text) > MAX_ITEMS:
+        raise WireError(TOO_MANY)
     return [JSON_HEADER.pack(len(text)) + text, *buffers]
+
+
+def tree_items(text: bytes) -> int:
+    """A bound on the values in the JSON ``text``, counted without parsing it: every value
+    but the first is a container or follows a comma.  Brackets and commas inside strings
+    count too (a quick, safe over-count: no honest result holds a million of them)."""
+    return text.count(b"[") + text.count(b"{") + text.count(b",")
 
 
 def _raw(array):
@@ -128,7 +159,8 @@ def size(parts) -> int:
 
 
 def decode(body: bytes, ref=None):
-    """The value carried by ``body``; ``ref(node_list)`` builds references (else WireError)."""
+    """The value carried by ``body``; ``ref(node_list)`` builds references (else WireError).
+    A body over the bounds of the module docstring raises WireError too."""
     try:
         return _decode(memoryview(body), ref)
     except WireError:
@@ -138,9 +170,15 @@ def decode(body: bytes, ref=None):
 
 
 def _decode(body: memoryview, ref):
+    deadline = time.monotonic() + MAX_DECODE_S
     (text_length,) = JSON_HEADER.unpack_from(body, 0)
     pos = JSON_HEADER.size + text_length
-    envelope = json.loads(bytes(body[JSON_HEADER.size:pos]).decode("utf-8"))
+    if pos > len(body):
+        raise WireError("malformed message: the JSON is longer than the body")
+    text = bytes(body[JSON_HEADER.size:pos])
+    if tree_items(text) > MAX_ITEMS:
+        raise WireError(f"the message is refused: {TOO_MANY}")
+    envelope = json.loads(text.decode("utf-8"))
     if type(envelope) is not list or len(envelope) != 2:
         raise WireError("malformed message: bad envelope")
     lengths, tree = envelope
@@ -153,20 +191,32 @@ def _decode(body: memoryview, ref):
         offsets.append((pos, n))
         pos += n
 
+    used = set()
+    count = 0
+
     def buffer(index):
         if type(index) is not int or not 0 <= index < len(offsets):
             raise WireError("malformed message: bad buffer index")
+        if index in used:  # one buffer behind many arrays would multiply the body's size
+            raise WireError("malformed message: a buffer used twice")
+        used.add(index)
         start, n = offsets[index]
         return body[start:start + n]
 
     def dec(node, depth=0):
+        nonlocal count
         if depth > MAX_DEPTH:
             raise WireError(f"nested more than {MAX_DEPTH} levels deep")
+        count += 1
+        if not count & 0xFFF and time.monotonic() > deadline:
+            raise WireError(f"the message is refused: decoding it took more than {MAX_DECODE_S:g} s")
         t = type(node)
         if node is None or t is bool or t is int or t is float or t is str:
             return node
-        if t is list:
-            return [dec(x, depth + 1) for x in node]
+        if t is list:  # decoded in place: no second copy of a long list
+            for i, x in enumerate(node):
+                node[i] = dec(x, depth + 1)
+            return node
         if t is not dict or len(node) != 1:
             raise WireError("malformed message: unknown node")
         (tag, payload), = node.items()
@@ -204,7 +254,7 @@ def _array(dtype_str, shape, data):
     count = 1
     for n in shape:
         count *= n
-    if count * dtype.itemsize != len(data):
+    if count * dtype.itemsize != len(data) or (dtype.itemsize == 0 and count):  # "S0": no bytes, any shape
         raise WireError("malformed message: array data does not match its shape")
     if count == 0 or dtype.itemsize == 0:
         return np.zeros(shape, dtype)

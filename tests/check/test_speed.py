@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.checks import speed
@@ -50,3 +51,54 @@ def test_the_loop_reference_is_timed_once_per_process_and_inputs(sessions, monke
     assert "loop reference" in again.feedback
     speed.run_speed("max_pool", spec, student, references, 6, 1, 0.0, ())  # other inputs: timed again
     assert references.files.count("numpy_loops") == 4
+
+
+class Recording(Counting):
+    """A student's session that keeps the arguments of every call."""
+
+    def call(self, module, function, args=(), kwargs=None, **options):
+        self.files.append((function, args))
+        return self.session.call(module, function, args, kwargs, **options)
+
+
+def test_every_repeat_times_inputs_never_sent_before(sessions):
+    student, references = sessions
+    student = Recording(student)
+    spec = detect(EXAMPLE).spec("conv")
+    result = speed.run_speed("conv", spec, student, references, 5, 3, 0.0, ())
+    assert result.passed and "fresh inputs each time" in result.feedback
+    xs = [args[0] for function, args in student.files if function == "conv_forward"]
+    douts = [args[0] for function, args in student.files if function == "conv_backward"]
+    assert len(xs) == len(douts) == 3
+    for arrays in (xs, douts):
+        assert all(not np.array_equal(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1:])
+    again, _ = speed.speed_inputs("conv", spec, 5, 2)  # the same draw for every submission of a seed
+    assert np.array_equal(again.args[0], xs[2])
+
+
+def test_results_that_are_wrong_on_the_timing_inputs_are_not_timed(tmp_path, sessions):
+    _, references = sessions
+    cheat = tmp_path / "cheat"
+    cheat.mkdir()
+    (cheat / "pool.py").write_text((EXAMPLE / "pool.py").read_text() + '''
+
+_right_forward = max_pool_forward
+
+
+def max_pool_forward(x, pool_param):  # anything, fast, on inputs as large as the speed test's
+    if x.size >= 4096:
+        out = np.zeros((x.shape[0], x.shape[1], x.shape[2] // 2, x.shape[3] // 2))
+        return out, (x, pool_param)
+    return _right_forward(x, pool_param)
+''')
+    with Session(cheat, Limits()) as student:
+        spec = detect(cheat).spec("max_pool")
+        result = speed.run_speed("max_pool", spec, student, references, 5, 2, 3.0, speed_bands())
+    assert result.score == 0 and not result.passed
+    assert result.feedback.startswith("not timed: on the timing inputs (repeat 1) the output is wrong")
+
+
+def speed_bands():
+    from grader import config
+
+    return config.load().speed_bands

@@ -6,8 +6,9 @@
     cleanup_markers(expect.markers)                        # hygiene, after the assertion message is built
 
 ``snapshot()`` records every process on the machine (pid and start time, so a reused pid
-reads as new), the names in /tmp and /dev/shm, and a hash of every file of the grader's own
-folders (grader/, reference/, problems/, templates/ of this checkout; __pycache__ left out).
+reads as new), the names in /tmp and /dev/shm, the SysV IPC objects (``ipcs``: shared memory,
+semaphores, message queues), and a hash of every file of the grader's own folders (grader/,
+reference/, problems/, templates/ of this checkout; __pycache__ left out).
 
 ``leftovers()`` reports, after waiting up to ``after_wait_s`` for stragglers to exit:
 
@@ -24,6 +25,7 @@ folders (grader/, reference/, problems/, templates/ of this checkout; __pycache_
   re-parented to init or a subreaper, so this uses parentage only to excuse, never to accuse);
 - new names in /tmp and /dev/shm containing ``grader-hostile``, ``hostile-marker`` or
   ``grader-sandbox-`` (the scratch folders of open sessions and of other grader runs excepted);
+- new SysV IPC objects (whoever made them: nothing on a test machine makes them but attacks);
 - any change to the grader's folders (a file added, removed, or changed in size, mtime or content);
 - every marker path that exists (relative paths are relative to the repository root).
 
@@ -51,6 +53,8 @@ TREES = ("grader", "reference", "problems", "templates")
 SKIPPED_DIRS = {"__pycache__"}
 SCRATCH_PREFIX = "grader-sandbox-"
 TMP_DIRS = ("/tmp", "/dev/shm")
+SYSV_TABLES = {"shared memory segment": "/proc/sysvipc/shm", "semaphore set": "/proc/sysvipc/sem",
+               "message queue": "/proc/sysvipc/msg"}
 NAME_SIGNS = ("grader-hostile", "hostile-marker", SCRATCH_PREFIX)  # in /tmp and /dev/shm names
 CMDLINE_SIGNS = (b"grader-sandbox", b"grader-hostile", b"hostile-marker")  # in a process's command line or cwd
 MARKER_SIGNS = ("grader-hostile", "hostile-marker")  # what cleanup_markers agrees to remove
@@ -70,6 +74,7 @@ class Snapshot:
     root: Path = ROOT
     trees: tuple[str, ...] = TREES
     taken: float = field(default_factory=time.time)
+    ipc: frozenset[tuple[str, str, str]] = frozenset()  # (kind, id, creation time) of every SysV IPC object
 
 
 def snapshot(root: str | os.PathLike | None = None, trees: tuple[str, ...] = TREES) -> Snapshot:
@@ -78,7 +83,7 @@ def snapshot(root: str | os.PathLike | None = None, trees: tuple[str, ...] = TRE
     root = Path(root) if root is not None else ROOT
     files = tree_files(root, trees)
     return Snapshot(processes=processes(), names={d: list_names(d) for d in TMP_DIRS},
-                    tree=tree_digest(files), files=files, root=root, trees=tuple(trees))
+                    tree=tree_digest(files), files=files, root=root, trees=tuple(trees), ipc=sysv_objects())
 
 
 def processes() -> dict[int, int]:
@@ -89,6 +94,25 @@ def processes() -> dict[int, int]:
         if start is not None:
             found[entry] = start
     return found
+
+
+def sysv_objects() -> frozenset[tuple[str, str, str]]:
+    """Every SysV IPC object of this IPC namespace, as ``ipcs`` lists them: (kind, id, ctime)."""
+    found = set()
+    for kind, path in SYSV_TABLES.items():
+        try:
+            with open(path) as f:
+                header, *rows = [line.split() for line in f]
+        except (OSError, ValueError):
+            continue
+        for row in rows:
+            if len(row) == len(header):
+                found.add((kind, row[1], row[header.index("ctime")]))
+    return frozenset(found)
+
+
+def stray_ipc(before: Snapshot) -> list[str]:
+    return [f"SysV {kind} left: id {ident}" for kind, ident, _ in sorted(sysv_objects() - before.ipc)]
 
 
 def list_names(folder: str) -> frozenset[str]:
@@ -144,7 +168,7 @@ def leftovers(before: Snapshot, after_wait_s: float = 2.0, markers=(), ignore_pi
     while True:
         live_pids, live_scratch = live_sessions()
         problems = (stray_processes(before, set(ignore_pids) | live_pids, others)
-                    + stray_names(before, live_scratch, others))
+                    + stray_names(before, live_scratch, others) + stray_ipc(before))
         if not problems or time.monotonic() >= deadline:
             break
         time.sleep(0.1)
@@ -193,6 +217,9 @@ def foreign_sandboxes(table=None, signs=None) -> tuple[set[int], set[str]]:
             pids.add(pid)
             home = signs.env(pid).get(b"HOME", b"").decode("utf-8", "replace")
             found = re.match(rf"(.*/{SCRATCH_PREFIX}[^/]+)", home)
+            if not found:  # another user's environment is not readable: its command line names the folder
+                cmdline = _read(f"/proc/{pid}/cmdline").decode("utf-8", "replace")
+                found = re.search(rf'"home": "(/[^"]*/{SCRATCH_PREFIX}[^/"]+)/', cmdline)
             if found:
                 scratch.add(found.group(1))
     return pids, scratch
@@ -420,6 +447,8 @@ def _sandbox_signs(pid: int, env: dict[bytes, bytes], user: int | None, own_ns: 
 def _is_python(pid: int) -> bool:
     try:
         return os.path.basename(os.readlink(f"/proc/{pid}/exe")).startswith("python")
+    except PermissionError:  # another user's process (a root grader seen by a test run as nobody): its name
+        return _read(f"/proc/{pid}/comm").startswith(b"python")
     except OSError:
         return False
 
@@ -445,13 +474,16 @@ class Expect:
     zero: bool
     description: str
     markers: tuple[str, ...] = ()  # absolute
+    twin: tuple[str, ...] = ()  # (attack's text, honest text): the twin is the attacked file with one replaced
 
     @property
     def name(self) -> str:
         return self.folder.name
 
 
-EXPECT_KEYS = {"part": str, "other": str, "reason": list, "zero": bool, "description": str, "markers": list}
+EXPECT_KEYS = {"part": str, "other": str, "reason": list, "zero": bool, "description": str, "markers": list,
+               "twin": list}
+OPTIONAL_KEYS = {"markers", "twin"}
 
 
 def load_expect(folder: str | os.PathLike) -> Expect:
@@ -459,37 +491,46 @@ def load_expect(folder: str | os.PathLike) -> Expect:
     folder = Path(folder)
     data = tomllib.loads((folder / "expect.toml").read_text())
     unknown = data.keys() - EXPECT_KEYS.keys()
-    missing = EXPECT_KEYS.keys() - {"markers"} - data.keys()
+    missing = EXPECT_KEYS.keys() - OPTIONAL_KEYS - data.keys()
     if unknown or missing:
         raise ValueError(f"{folder.name}/expect.toml: unknown keys {sorted(unknown)}, missing {sorted(missing)}")
     for key, kind in EXPECT_KEYS.items():
         if key in data and not isinstance(data[key], kind):
             raise ValueError(f"{folder.name}/expect.toml: {key} must be a {kind.__name__}")
-    for key in ("reason", "markers"):
+    for key in ("reason", "markers", "twin"):
         if not all(isinstance(item, str) for item in data.get(key, [])):
             raise ValueError(f"{folder.name}/expect.toml: {key} must be a list of strings")
+    if len(data.get("twin", ["", ""])) != 2:
+        raise ValueError(f"{folder.name}/expect.toml: twin is [the attack's text, the honest text]")
     if any(r != r.lower() for r in data["reason"]):
         raise ValueError(f"{folder.name}/expect.toml: reasons are lowercase substrings")
     return Expect(folder, data["part"], data["other"], tuple(data["reason"]), data["zero"], data["description"],
-                  tuple(resolve_markers(data.get("markers", []))))
+                  tuple(resolve_markers(data.get("markers", []))), tuple(data.get("twin", ())))
 
 
 EXAMPLE = ROOT / "examples" / "submission"
-PART_FILES = {"conv": "conv.py", "max_pool": "pool.py"}
+PART_FILES = {"conv": "conv.py", "max_pool": "pool.py", "transfer": "transfer.py"}
 COMMON = HERE / "common"
 
 
-def assemble(expect: Expect, target: str | os.PathLike) -> Path:
+def assemble(expect: Expect, target: str | os.PathLike, twin: bool = False) -> Path:
     """The submission to grade, in ``target``: the fixture's attacked file, the correct example's
-    file for the other part, and the shared wrong layers (``common/``) the attacked file imports."""
+    file for the other part, and the shared layers (``common/``) the attacked file imports.  With
+    ``twin``, the attacked file is its honest twin (``expect.twin``: the attack's text replaced)."""
     target = Path(target)
     target.mkdir(parents=True)
     for path in expect.folder.iterdir():
-        if path.suffix == ".py":
+        if path.suffix == ".py" and twin and path.name == PART_FILES[expect.part]:
+            text, (attack, honest) = path.read_text(encoding="utf-8"), expect.twin
+            if text.count(attack) != 1:
+                raise ValueError(f"{expect.name}: {attack!r} must appear once in {path.name} to make its twin")
+            (target / path.name).write_text(text.replace(attack, honest), encoding="utf-8")
+        elif path.suffix == ".py":
             shutil.copyfile(path, target / path.name)
     shutil.copyfile(EXAMPLE / PART_FILES[expect.other], target / PART_FILES[expect.other])
-    for path in COMMON.glob("_wrong_*.py"):
-        shutil.copyfile(path, target / path.name)
+    for pattern in ("_wrong_*.py", "_right_*.py", "_torch_*.py"):
+        for path in COMMON.glob(pattern):
+            shutil.copyfile(path, target / path.name)
     return target
 
 
@@ -501,6 +542,16 @@ def fixture_dirs() -> list[Path]:
 def integrity_feedback(report, part: str) -> str:
     """The feedback of ``part``'s integrity tests, joined and lowercased."""
     return " | ".join(t.feedback for t in report.tests if t.part == part and t.kind == "integrity").lower()
+
+
+def twin_problems(report, twin_report, part: str) -> list[str]:
+    """Where the attack (``report``) scored more than its honest twin on ``part``, test by test."""
+    twin = {t.name: t.score for t in twin_report.tests if t.part == part}
+    problems = [f"{part}: {t.name} scored {t.score:g}, its honest twin {twin.get(t.name, 0.0):g}: {t.feedback[:200]}"
+                for t in report.tests if t.part == part and t.score > twin.get(t.name, 0.0) + 1e-9]
+    if not twin:
+        problems.append(f"the honest twin has no test of {part}")
+    return problems
 
 
 def expectation_problems(report, expect: Expect) -> list[str]:

@@ -12,8 +12,8 @@ import pytest
 from leftovers import MARKER_SIGNS, ROOT, SUBMISSIONS, assemble, fixture_dirs, load_expect
 
 EXAMPLE = ROOT / "examples" / "submission"
-FILES = {"conv": "conv.py", "max_pool": "pool.py"}
-OTHER = {"conv": "max_pool", "max_pool": "conv"}
+FILES = {"conv": "conv.py", "max_pool": "pool.py", "transfer": "transfer.py"}
+OTHER = {"conv": "max_pool", "max_pool": "conv", "transfer": "conv"}
 NAMES = [d.name for d in fixture_dirs()]
 
 # what no fixture may do, whatever it attacks: delete, rename or overwrite files
@@ -36,10 +36,11 @@ def test_fixture_is_well_formed(name):
     folder = SUBMISSIONS / name
     expect = load_expect(folder)
     assert expect.part in FILES and expect.other == OTHER[expect.part]
-    assert name.startswith({"conv": "conv_", "max_pool": "pool_"}[expect.part])
+    assert name.startswith({"conv": "conv_", "max_pool": "pool_", "transfer": "transfer_"}[expect.part])
     assert expect.description and "\n" not in expect.description
+    helpers = [p.name for p in folder.iterdir() if p.name.startswith("_") and p.suffix == ".py"]  # _deep.py
     assert sorted(p.name for p in folder.iterdir() if p.name != "__pycache__") == sorted(
-        ["expect.toml", FILES[expect.part]])
+        ["expect.toml", FILES[expect.part], *helpers])
     attacked = (folder / FILES[expect.part]).read_text()
     assert attacked.startswith(f"# Hostile fixture {name}: ")
     compile(attacked, str(folder / FILES[expect.part]), "exec")  # broken on purpose only at run time
@@ -48,7 +49,8 @@ def test_fixture_is_well_formed(name):
 def test_an_assembled_fixture_holds_the_correct_other_part_and_the_shared_wrong_layers(tmp_path):
     expect = load_expect(SUBMISSIONS / "pool_os_exit")
     folder = assemble(expect, tmp_path / "s")
-    assert sorted(p.name for p in folder.iterdir()) == ["_wrong_conv.py", "_wrong_pool.py", "conv.py", "pool.py"]
+    assert sorted(p.name for p in folder.iterdir()) == ["_right_conv.py", "_torch_conv.py", "_wrong_conv.py",
+                                                        "_wrong_pool.py", "conv.py", "pool.py"]
     assert (folder / "conv.py").read_text() == (EXAMPLE / "conv.py").read_text()
     assert (folder / "pool.py").read_text() == (expect.folder / "pool.py").read_text()
 
@@ -66,9 +68,11 @@ def test_fixture_stays_within_its_safety_rules(name):
     # every file it may create is a marker the helpers check and may clean up
     for marker in expect.markers:
         assert any(sign in Path(marker).name for sign in MARKER_SIGNS) and name in Path(marker).name, marker
-        assert marker.startswith("/tmp/grader-hostile-") or marker.startswith(str(ROOT / "grader") + "/"), marker
-    for literal in re.findall(r"['\"](/tmp/[^'\"]*)['\"]", source):
-        assert literal.startswith(f"/tmp/grader-hostile-{name}-marker"), literal
+        places = ("/tmp/grader-hostile-", "/dev/shm/grader-hostile-", str(ROOT / "grader") + "/")
+        assert marker.startswith(places), marker
+    for literal in re.findall(r"['\"](/tmp/[^'\"]*|/dev/shm/[^'\"]*)['\"]", source):
+        assert literal.startswith((f"/tmp/grader-hostile-{name}-marker", f"/dev/shm/grader-hostile-{name}-marker")), \
+            literal
     assert all(m in source or Path(m).name in source for m in expect.markers)
     # bounded: loops that fork, allocate or print have a visible cap
     if re.search(r"\bfork\(", source):

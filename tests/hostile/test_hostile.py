@@ -16,15 +16,21 @@ from grader.grading import grade_submission
 from grader.sandbox import session as session_module
 from grader.sandbox.process import namespace_support
 
-from leftovers import assemble, cleanup_markers, expectation_problems, fixture_dirs, leftovers, load_expect, snapshot
+from leftovers import (assemble, cleanup_markers, expectation_problems, fixture_dirs, leftovers, load_expect, snapshot,
+                       twin_problems)
 
 HERE = Path(__file__).resolve().parent
 CONFIG = HERE / "hostile.toml"
+TWINS_CONFIG = HERE / "twins.toml"  # speed carries points: an attack on the speed test must show
 FIXTURES = fixture_dirs()
+TWINNED = [f for f in FIXTURES if load_expect(f).twin]
 # the attacks on the machine and on the grader, for the run without namespaces
 WITHOUT_NAMESPACES = ("conv_kill_parent", "conv_killpg", "conv_popen_sleep", "conv_fork_bomb", "conv_network_tcp",
                       "conv_read_reference", "conv_write_grader", "conv_results_json", "conv_torch_import_module",
-                      "conv_torch_spec_from_file", "conv_import_grader")
+                      "conv_torch_spec_from_file", "conv_import_grader",
+                      # the guard argued with, and what outlives a grading (issue 12)
+                      "conv_guard_fspath", "conv_guard_frames", "conv_forged_audit_events", "conv_sysv_shm_ctypes",
+                      "conv_dev_shm_files", "conv_read_other_scratch", "transfer_sysv_shm")
 
 
 def grade(expect, tmp_path):
@@ -46,6 +52,15 @@ def grade(expect, tmp_path):
 def test_a_hostile_submission_earns_nothing_and_harms_nothing(folder, tmp_path):
     expect = load_expect(folder)
     report, problems = grade(expect, tmp_path)
+    assert not problems, f"{expect.name} ({expect.description}):\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("folder", TWINNED, ids=[f.name for f in TWINNED])
+def test_an_attack_scores_no_more_than_its_honest_twin(folder, tmp_path):
+    expect = load_expect(folder)
+    reports = [grade_submission(assemble(expect, tmp_path / kind, twin=kind == "twin"), parts=expect.part, seed=1,
+                                device="cpu", config_path=TWINS_CONFIG) for kind in ("attack", "twin")]
+    problems = twin_problems(reports[0], reports[1], expect.part)
     assert not problems, f"{expect.name} ({expect.description}):\n" + "\n".join(problems)
 
 
@@ -83,7 +98,8 @@ def test_the_suite_covers_what_the_issue_lists():
                    "huge_output", "import_grader", "read_reference", "write_grader", "network_tcp", "network_udp",
                    "torch_exec", "torch_import_module", "torch_getattr_builtins", "eq_subclass", "array_lies",
                    "mutate_inputs", "wrong_signature", "inf_output", "zero_d_output", "enormous_output",
-                   "missing_package", "int64_output"):
+                   "missing_package", "int64_output", "guard_fspath", "guard_frames", "forged_audit_events",
+                   "sysv_shm_ctypes", "transfer_sysv_shm", "dev_shm_files", "read_other_scratch"):
         assert any(name.endswith(needed) for name in names), needed
 
 

@@ -193,6 +193,26 @@ def test_new_marker_and_scratch_names_in_tmp_and_shm_are_found(tmp_path):
     assert not [p for p in leftovers(before, after_wait_s=0) if tag in p]
 
 
+# ---------------------------------------------------------------- SysV IPC
+
+
+def test_a_sysv_object_made_after_the_snapshot_is_found_until_it_is_removed(tmp_path):
+    import ctypes
+
+    fake_tree(tmp_path)
+    before = snapshot(tmp_path)
+    libc = ctypes.CDLL(None)
+    made = [("shared memory segment", libc.shmget(0, 4096, 0o1600)), ("semaphore set", libc.semget(0, 1, 0o1600))]
+    try:
+        assert all(ident >= 0 for _, ident in made)
+        problems = [p for p in leftovers(before, after_wait_s=0) if p.startswith("SysV")]
+        assert problems == sorted(f"SysV {kind} left: id {ident}" for kind, ident in made)
+    finally:
+        libc.shmctl(made[0][1], 0, None)  # IPC_RMID
+        libc.semctl(made[1][1], 0, 0)
+    assert not [p for p in leftovers(before, after_wait_s=0) if p.startswith("SysV")]
+
+
 # ---------------------------------------------------------------- the grader tree
 
 

@@ -269,3 +269,111 @@ def test_reads_outside_the_sessions_view_are_refused(session, tmp_path):
     r = s.call("attempts", "read", ("/etc/hostname",))  # the system's folders stay readable: no event
     assert r.events == () and (r.ok or "FileNotFoundError" in r.error), r
     assert "read" in VIOLATIONS
+
+
+# ---------------------------------------------------------------- the guard cannot be argued with
+
+SWITCH_OFF = '''
+import builtins, os, sys
+
+def events_fd():
+    """The guard's pipe: the one writable pipe beside stdout and stderr."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            with open(f"/proc/self/fdinfo/{fd}") as f:
+                flags = int(f.read().split("flags:")[1].split()[0], 8)
+        except OSError:
+            continue
+        if fd > 2 and link.startswith("pipe:") and flags & 1:
+            return fd
+
+class Key:
+    ran = []
+    def __fspath__(self):
+        Key.ran.append(sys._getframe(1).f_code.co_name)
+        return "/etc/hostname"
+
+def fspath():
+    try:
+        sys.audit("open", Key(), "r", 0)
+    except PermissionError:
+        pass
+    return Key.ran
+
+def flip_everything():
+    """Rebind and empty everything a refusal's traceback reaches: the hook's frame, its module's
+    globals, every guard-like module, builtins; then try again what it refused."""
+    try:
+        import csv
+    except ImportError as exc:
+        tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        for table in (frame.f_locals, frame.f_globals):
+            for name, value in list(table.items()):
+                if isinstance(value, (list, dict, set)) and table is not frame.f_globals or name.isupper():
+                    table[name] = type(value)() if isinstance(value, (list, dict, set, tuple, frozenset, str)) else None
+        tb = tb.tb_next
+    for name, module in list(sys.modules.items()):
+        if "guard" in name:
+            for attr, value in list(vars(module).items()):
+                if attr.isupper():
+                    setattr(module, attr, type(value)() if isinstance(value, (tuple, frozenset, dict)) else 0)
+            try:
+                module.install_guard(None, 1, 0, (), ())
+            except Exception:
+                pass
+    kept = builtins.type, builtins.len
+    builtins.type, builtins.len = (lambda obj: str), (lambda obj: 0)
+    try:
+        import csv
+        return "imported"
+    except ImportError as exc:
+        return str(exc)
+    finally:
+        builtins.type, builtins.len = kept  # (the child's own replies need them)
+
+def silence():
+    os.dup2(os.open("/dev/null", os.O_WRONLY), events_fd())
+    open("/etc/grader-sandbox-test-never", "x")
+
+def scribble():
+    os.write(events_fd(), b"write\\tall good\\nnot a line of the guard's\\n")
+    return 1
+
+def refused_then_exit():
+    try:
+        open("/etc/grader-sandbox-test-never", "x")
+    except PermissionError:
+        pass
+    os._exit(3)
+'''
+
+
+def test_the_guard_never_calls_what_a_student_hands_it(session):
+    s = session({"off.py": SWITCH_OFF})
+    r = s.call("off", "fspath")
+    assert r.value == [] and codes(r) == ["tamper"], r  # __fspath__ never ran, and handing it over is tampering
+
+
+def test_nothing_a_student_reaches_switches_the_guard_off(session):
+    s = session({"off.py": SWITCH_OFF, "attempts.py": ATTEMPTS}, rules=Rules(forbidden_modules=("csv",)))
+    r = s.call("off", "flip_everything")
+    assert r.ok and "imported a forbidden library at run time: csv" in r.value, r
+    assert [e.code for e in r.events].count("forbidden-import") == 1, r.events
+    r = s.call("attempts", "write", ("/etc/grader-sandbox-test-never",))  # the next call: still on
+    assert codes(r) == ["write"], r
+
+
+def test_the_guards_channel_cannot_be_silenced_or_forged(session):
+    s = session({"off.py": SWITCH_OFF})
+    r = s.call("off", "silence")  # its pipe replaced: the guard ends the child rather than stay silent
+    assert r.kind == "exit" and "guard's channel" in r.error and "tamper" in codes(r), r
+    s.restart()
+    r = s.call("off", "scribble")  # lines of its own: accuse itself (a "write" it did not do), and are tampering
+    assert r.ok and codes(r) == ["write", "tamper"], r.events
+    s.restart()
+    r = s.call("off", "refused_then_exit")  # what the guard saw survives the call's end
+    assert codes(r) == ["write", "exit"], r.events

@@ -1,0 +1,288 @@
+"""The child's side of one request: import a module (the student's by name, a trusted one by
+file path), call one function ``repeat`` times on fresh copies of the arguments, time each
+call alone, and send back plain data; what is not plain data stays here behind a reference.
+
+Exceptions (SystemExit and KeyboardInterrupt too) become short messages that name the
+submission file and line.  Nothing here is a security boundary: student code runs in this
+process and can reach and change every object of this file.  What the child notices here
+(lying objects, changed inputs, replaced functions) goes to the parent through the guard's
+channel (``sys.audit("grader.event", ...)``), which student code cannot take back.
+Standard library only: loaded by path by ``main.py``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import os
+import socket
+import sys
+import time
+import types
+
+import _grader_child_failures as failures  # a sibling, loaded by main.py
+
+_perf_counter = time.perf_counter  # bound now: a student patching time.perf_counter changes nothing here
+MAX_NOTES = 20
+
+
+class Child:
+    """One child's requests, its references and its reports (see the module docstring)."""
+
+    def __init__(self, config: dict, channel: socket.socket, wire, own_files, watch=None):
+        self.config = config
+        self.channel = channel
+        self.wire = wire
+        self.failures = failures.Failures(config["folder"], own_files, config["limits"].get("memory_mb"))
+        self.max_result_bytes = config["max_result_bytes"]
+        self.refs: dict[int, object] = {}
+        self.trusted_packages: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.watch = watch  # a Watch, or None (no guard: nothing to report)
+        self.reserve = bytearray(1 << 20)  # given back on MemoryError, so that reporting it has room
+
+    # --- requests and replies
+
+    def recv(self):
+        header = self._recv_exactly(self.wire.FRAME_HEADER.size)
+        if header is None:
+            return None
+        (length,) = self.wire.FRAME_HEADER.unpack(header)
+        return self._recv_exactly(length)
+
+    def _recv_exactly(self, n: int):
+        buffer = bytearray(n)
+        view, got = memoryview(buffer), 0
+        while got < n:
+            count = self.channel.recv_into(view[got:])
+            if not count:
+                return None
+            got += count
+        return buffer
+
+    def send(self, message: dict) -> None:
+        try:
+            parts = self.wire.encode_parts(message, fallback=self.as_ref)
+            size = self.wire.size(parts)
+            if size > self.max_result_bytes:
+                raise self.wire.WireError(
+                    f"the result is too large to send back ({size} bytes; the limit is {self.max_result_bytes})"
+                )
+        except BaseException as exc:  # noqa: BLE001 - a student value that will not encode, however it fails
+            text = str(exc) if isinstance(exc, self.wire.WireError) else failures.exception_line(exc)
+            parts = self.wire.encode_parts({
+                "ok": False, "value": None, "kind": "result", "traceback": None,
+                "error": f"the result could not be sent back: {text}",
+                "durations": message.get("durations", []), "notes": message.get("notes", []),
+            })
+        for part in self.wire.frame(parts):
+            self.channel.sendall(part)
+
+    # --- plain data out, references for the rest
+
+    def as_ref(self, obj, encode_item):
+        np = sys.modules.get("numpy")
+        if np is not None and issubclass(type(obj), np.ndarray):
+            base = np.ndarray.view(obj, np.ndarray)  # ndarray's own methods: the subclass cannot lie here
+            if self.wire.plain_dtype(base.dtype):
+                self.note(f"returned a {_type_name(obj)} (a numpy.ndarray subclass); "
+                          "it was sent as a plain numpy.ndarray")
+                self.record("lying-object", f"returned a {_type_name(obj)}, a numpy.ndarray subclass: "
+                                            "graded as its plain array data")
+                return encode_item(base)
+        try:
+            has_array = np is not None and hasattr(type(obj), "__array__")
+        except BaseException:  # noqa: BLE001
+            has_array = False
+        if has_array:
+            self.record("lying-object", f"returned a {_type_name(obj)}, not a numpy array (it only has "
+                                        "__array__): it was not converted")
+        ref_id = len(self.refs) + 1
+        self.refs[ref_id] = obj
+        return {"r": [ref_id, _type_name(obj), _describe(obj)]}
+
+    def resolve_ref(self, payload):
+        ref_id, path = payload
+        obj = self.refs[ref_id]  # KeyError: a malformed request
+        for key in path:
+            obj = obj[key]
+        return obj
+
+    def note(self, text: str) -> None:
+        if len(self.notes) < MAX_NOTES and text not in self.notes:
+            self.notes.append(text)
+
+    @staticmethod
+    def record(code: str, detail: str) -> None:
+        """An event for the integrity tests: written to the parent by the guard, at once."""
+        sys.audit("grader.event", code, failures.cap(detail))
+
+    def look_for_replacements(self) -> None:
+        if self.watch is None:
+            return
+        try:  # imports that never raised the "import" audit event (importlib.import_module does not)
+            loaded = {name.partition(".")[0] for name in list(sys.modules)} | set(sys.modules)
+            for module in self.config["rules"]["forbidden"]:
+                if module in loaded and module not in self.watch.preloaded:
+                    self.record("forbidden-import", f"imported a forbidden library at run time: {module}")
+        except BaseException:  # noqa: BLE001
+            pass
+        try:
+            for name in self.watch.changes():
+                self.record("monkeypatch", f"replaced {name}")
+        except BaseException:  # noqa: BLE001 - a student object that breaks the lookup: that is tampering too
+            self.record("monkeypatch", "changed numpy, torch or builtins so that they cannot be inspected")
+
+    # --- one request
+
+    def handle(self, request: dict) -> dict:
+        self.notes = []
+        reply = {"ok": False, "value": None, "error": None, "kind": None, "traceback": None,
+                 "durations": [], "notes": self.notes}
+        try:
+            return self._handle(request, reply)
+        finally:
+            self.look_for_replacements()
+
+    def _handle(self, request: dict, reply: dict) -> dict:
+        trusted, module_name = request["trusted"], request["module"]
+        shown = os.path.basename(trusted) if trusted else failures.display(module_name)
+        try:
+            module = self.load_trusted(trusted) if trusted else importlib.import_module(module_name)
+        except BaseException as exc:  # noqa: BLE001
+            self.fail(reply, exc, importing=shown, module_name=module_name)
+            return reply
+        try:
+            function = getattr(module, request["function"], None)
+        except BaseException:  # noqa: BLE001 - a module __getattr__ that raises
+            function = None
+        if function is None or not callable(function):
+            what = "defines no" if function is None else "has a non-callable"
+            reply.update(kind="import", error=f"{shown} {what} function {request['function']!r}")
+            return reply
+        try:
+            for i in range(request["repeat"]):
+                reply["value"] = None
+                args, kwargs = self.wire.decode(request["args"], ref=self.resolve_ref)  # fresh copies every time
+                start = _perf_counter()
+                value = function(*args, **kwargs)
+                reply["durations"].append(_perf_counter() - start)
+                reply["value"] = value
+                if i == 0 and not trusted:
+                    self.look_for_changed_inputs(function, request, args, kwargs)
+            reply["ok"] = True
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
+            reply["value"] = None
+            self.fail(reply, exc)
+        finally:
+            _flush_streams()
+        return reply
+
+    def look_for_changed_inputs(self, function, request: dict, args, kwargs) -> None:
+        """Record the array arguments that ``function`` changed in place (the grader hands every
+        call fresh copies, so this changes no score; it is a bug in a layer all the same)."""
+        try:
+            fresh_args, fresh_kwargs = self.wire.decode(request["args"], ref=self.resolve_ref)
+            names = _parameter_names(function)
+            for i, (used, fresh) in enumerate(zip(args, fresh_args)):
+                if _changed(used, fresh):
+                    name = names[i] if i < len(names) else f"argument {i + 1}"
+                    self.record("mutated-input", f"{request['function']} changed its input {name} in place")
+            for key, fresh in fresh_kwargs.items():
+                if _changed(kwargs.get(key), fresh):
+                    self.record("mutated-input", f"{request['function']} changed its input {key} in place")
+        except BaseException:  # noqa: BLE001 - an argument the student replaced with something odd
+            pass
+
+    def load_trusted(self, path: str):
+        """Import the file ``path`` as ``<package>.<stem>``; relative imports find its siblings."""
+        folder, stem = os.path.dirname(path), os.path.splitext(os.path.basename(path))[0]
+        package = self.trusted_packages.get(folder)
+        if package is None:
+            package = f"_grader_trusted_{len(self.trusted_packages)}"
+            spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+            spec.submodule_search_locations = [folder]
+            module = types.ModuleType(package)
+            module.__spec__, module.__path__, module.__package__ = spec, [folder], package
+            sys.modules[package] = module
+            self.trusted_packages[folder] = package
+        return importlib.import_module(f"{package}.{stem}")
+
+    # --- what went wrong, for a student (the words: failures.py)
+
+    def fail(self, reply: dict, exc: BaseException, importing: str | None = None,
+             module_name: str | None = None) -> None:
+        if isinstance(exc, MemoryError):
+            self.reserve = None
+        try:
+            reply["error"], reply["kind"] = self.failures.message(exc, importing, module_name)
+            reply["traceback"] = self.failures.format_traceback(exc)
+        except BaseException as again:  # noqa: BLE001 - a student exception whose __str__ fails, etc.
+            reply["error"] = f"{type(exc).__name__} (and describing it failed: {type(again).__name__})"
+            reply["kind"] = "exception"
+        finally:
+            exc.__traceback__ = None
+            if self.reserve is None:
+                try:
+                    self.reserve = bytearray(1 << 20)
+                except MemoryError:
+                    pass
+
+# ---------------------------------------------------------------- helpers
+
+
+def _type_name(obj) -> str:
+    cls = type(obj)
+    try:
+        name = f"{cls.__module__}.{cls.__qualname__}"
+    except BaseException:  # noqa: BLE001
+        name = "object"
+    name = name.removeprefix("builtins.")
+    return failures.cap(name if isinstance(name, str) else "object")
+
+
+def _describe(obj) -> str:
+    """A short, safe description of a value that is not plain data."""
+    name = _type_name(obj)
+    try:
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(obj, torch.Tensor):
+            return f"a {name} of shape {tuple(obj.shape)} and dtype {obj.dtype}"
+        np = sys.modules.get("numpy")
+        if np is not None and issubclass(type(obj), np.ndarray):
+            return f"a numpy array of dtype {np.ndarray.view(obj, np.ndarray).dtype} (not plain data)"
+    except BaseException:  # noqa: BLE001
+        pass
+    return f"an object of type {name}"
+
+
+def _parameter_names(function) -> list[str]:
+    try:
+        import inspect
+
+        return list(inspect.signature(function).parameters)
+    except BaseException:  # noqa: BLE001
+        return []
+
+
+def _changed(used, fresh) -> bool:
+    """Whether an argument array (or one inside a tuple, list or dict) no longer equals its fresh copy."""
+    np = sys.modules.get("numpy")
+    if np is not None and type(fresh) is np.ndarray:
+        return not (type(used) is np.ndarray and used.shape == fresh.shape and used.dtype == fresh.dtype
+                    and used.tobytes() == fresh.tobytes())
+    if type(fresh) in (tuple, list):
+        return type(used) is not type(fresh) or len(used) != len(fresh) or any(map(_changed, used, fresh))
+    if type(fresh) is dict:
+        return type(used) is not dict or used.keys() != fresh.keys() or any(_changed(used[k], fresh[k]) for k in fresh)
+    if type(fresh) in (int, float, str, bytes, bool, type(None)):  # NaN equals NaN here
+        return type(used) is not type(fresh) or (used != fresh and not (used != used and fresh != fresh))
+    return False
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
