@@ -1,68 +1,85 @@
 """``grader batch``: grade a whole class into a gradebook.
 
-    result = grade_batch("submissions/", "graded/", workers=2, seed=7)
+    result = grade_batch("submissions/", "graded/", workers=2, seed=7, roster="roster.csv")
 
 Every immediate subfolder (or ``.zip`` file) of the root is one submission,
-named by its folder (or zip) name.  For each, ``graded/<name>/`` gets
+named by its folder (or zip) name.  For each, ``graded/<folder>/`` gets
 ``results.json`` (Gradescope's schema), ``report.json`` (the same with
-details) and ``report.html``, each written atomically as soon as that
-submission is done; then ``gradebook.csv`` and the class page ``index.html``.
+details), ``report.html`` and ``source.json`` (what was graded: the name, a
+hash of the content, a hash of the settings); then come ``gradebook.csv``, the
+class page ``index.html`` and, with a roster, the Canvas and Moodle gradebooks
+(:mod:`grader.gradebook`).  ``<folder>`` is the submission's own name, unless
+that name is one of the batch's own files (``gradebook.csv``, ``index.html``,
+``seed.txt``...), starts with ``%`` or is not UTF-8 (LMS exports): then it is
+``%`` and the name's bytes percent-encoded (``%gradebook.csv``, ``Jos%E9``).
 
-- Resumable: a submission whose results.json exists is not graded again
-  (unless ``force``); Ctrl-C or a crash keeps everything finished so far.
-- Loss-free: a submission that cannot be graded (a broken zip, a sandbox
-  that would not start) is an ``error`` row, never dropped.
-- Fast: workers are started once and reused (numpy, torch and the grader
-  imported once); every submission still runs its student code in sandbox
-  children of its own.
-- Scale-out: ``executor="dask"`` sends the submissions to a Dask distributed
-  cluster (``scheduler="tcp://host:8786"``, or a local one).
+- Resubmissions are noticed: a submission is graded again when its content (or
+  the seed, parts, device, config or grader version) differs from what its
+  ``source.json`` recorded; otherwise its earlier results are kept.
+- One seed per class, kept in ``seed.txt``: ``force`` regrades everyone with it;
+  a new seed only with ``new_seed`` or an explicit ``seed``.
+- Loss-free: a submission that cannot be graded (a broken zip, a worker that
+  died while it graded that submission alone) is an ``error`` row worth 0 of
+  the maximum, never dropped.
+- Students cannot reach the outputs.  Workers grade and send back their files;
+  only this process writes, through a descriptor of the output folder (made
+  ``0700``), never following a link a student could plant
+  (:mod:`grader.outfolder`).  Processes a submission detached are ended before
+  the last write, and every file is checked and, if something changed it,
+  rewritten from memory at the end (:mod:`grader.workers`).
+- Fast: workers are started once and reused; every submission still runs its
+  student code in sandbox children of its own.  ``executor="dask"`` sends the
+  submissions to a Dask distributed cluster instead.
 - Same results: with the same seed, a submission's results equal those of
   ``grader check`` on it alone.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
+import hashlib
 import json
 import os
 import secrets
 import shutil
-import sys
+import signal
+import stat
 import tempfile
+import threading
 import time
+import urllib.parse
 import zipfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
+from grader import gradebook
 from grader.errors import UsageError
-from grader.results import PARTS
+from grader.gradebook import ABSENT, INTERRUPTED, OUTPUTS, Row
+from grader.outfolder import Kept, OutFolder
+from grader.roster import Roster, match, read_roster
 
 EXECUTORS = ("local", "dask")
 MAX_ZIP_BYTES = 200 << 20  # unpacked size of one submission zip
 MAX_ZIP_FILES = 2000
+REPORT_FILES = ("report.json", "report.html", "source.json", "results.json")  # results.json last: it marks "done"
 
 
 @dataclass(frozen=True)
 class Submission:
-    name: str
+    name: str  # the folder's (or zip's) name as the file system gives it (not UTF-8: with surrogate escapes)
     path: Path
     is_zip: bool = False
 
+    @property
+    def display(self) -> str:
+        """The name as people read it: not UTF-8 bytes show as ``\\xNN``."""
+        return os.fsencode(self.name).decode("utf-8", "backslashreplace")
 
-@dataclass
-class Row:
-    """One gradebook row."""
-
-    submission: str
-    score: float = 0.0
-    max_score: float = 0.0
-    parts: dict[str, float] = field(default_factory=dict)
-    status: str = "graded"
-    seconds: float = 0.0
+    @property
+    def folder(self) -> str:
+        """Its folder in the output (see the module docstring)."""
+        return output_folder(self.name)
 
 
 @dataclass
@@ -72,42 +89,112 @@ class BatchResult:
     out: Path
     skipped: int = 0
     interrupted: bool = False
+    resubmitted: list[str] = field(default_factory=list)  # graded again because their content changed
+    notes: list[str] = field(default_factory=list)  # what the instructor should know, one line each
+    written: list[Path] = field(default_factory=list)  # the class-level files written
 
 
-def discover(root: str | os.PathLike) -> list[Submission]:
-    """The submissions under ``root``: its immediate subfolders and .zip files."""
+# ---------------------------------------------------------------- names
+
+
+def _plain(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    reserved = {o.casefold() for o in OUTPUTS}
+    return not (name.startswith(("%", ".")) or name.casefold() in reserved
+                or any(ord(c) < 32 or ord(c) == 127 for c in name))
+
+
+def output_folder(name: str) -> str:
+    """The output folder of the submission named ``name``: the name itself when it is plain, else
+    ``%`` and its bytes percent-encoded (a plain name never starts with ``%``, so the two never meet)."""
+    if _plain(name):
+        return name
+    raw = os.fsencode(name)
+    escaped = "%" + urllib.parse.quote(raw, safe="")
+    if len(escaped) > 200:  # file names are at most 255 bytes
+        escaped = "%" + urllib.parse.quote(raw[:50], safe="") + "~" + hashlib.sha256(raw).hexdigest()[:16]
+    return escaped
+
+
+def discover(root: str | os.PathLike, exclude: Path | None = None) -> list[Submission]:
+    """The submissions under ``root``: its immediate subfolders and .zip files (not ``exclude``,
+    the output folder when it lies inside ``root``).  A zip whose name without ``.zip`` is another
+    submission's name keeps the ``.zip`` in its name."""
     folder = Path(root)
     if not folder.is_dir():
         raise UsageError(f"{root} is not a folder of submissions")
-    found = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        raise UsageError(f"cannot list the submissions in {root}: {exc.strerror or exc}") from None
+    dirs, zips = [], []
+    for entry in entries:
+        if entry.name.startswith(".") or (exclude is not None and _same(entry, exclude)):
             continue
         if entry.is_dir() and not entry.is_symlink():
-            found.append(Submission(entry.name, entry))
-        elif entry.is_file() and entry.suffix.lower() == ".zip":
-            found.append(Submission(entry.stem, entry, is_zip=True))
-    names = [s.name for s in found]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise UsageError(f"two submissions are named {dupes[0]!r} (a folder and a zip?): rename one")
-    return found
+            dirs.append(entry)
+        elif entry.is_file() and not entry.is_symlink() and entry.suffix.lower() == ".zip":
+            zips.append(entry)
+    names = {e.name: e for e in dirs}
+    stems = [z.stem for z in zips]
+    full = {z for z in zips if z.stem in names or stems.count(z.stem) > 1}
+    while True:  # a zip named by its stem may meet another zip kept whole ("a.zip" beside "a.zip.zip")
+        taken = set(names) | {z.name for z in full}
+        clash = {z for z in zips if z not in full and z.stem in taken}
+        if not clash:
+            break
+        full |= clash
+    found = [Submission(d.name, d) for d in dirs]
+    found += [Submission(z.name if z in full else z.stem, z, is_zip=True) for z in zips]
+    return sorted(found, key=lambda s: os.fsencode(s.name))
 
 
-def unpack(zip_path: Path, target: Path) -> Path:
-    """Extract a submission zip safely (no absolute paths, no '..', size caps);
-    a zip holding one top folder is graded from inside it."""
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def content_hash(sub: Submission) -> str:
+    """A hash of what is graded: the zip's bytes, or every regular file of the folder (path and
+    content; links and special files are left out, as the sandbox's copy leaves them out)."""
+    digest = hashlib.sha256()
+    if sub.is_zip:
+        files = [(b"", sub.path)]
+    else:
+        files = []
+        for top, dirs, names in os.walk(sub.path):
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
+            for name in names:
+                path = Path(top) / name
+                if stat.S_ISREG(path.lstat().st_mode):
+                    files.append((os.fsencode(path.relative_to(sub.path)), path))
+    for rel, path in sorted(files):
+        digest.update(len(rel).to_bytes(8, "big") + rel + path.stat().st_size.to_bytes(8, "big"))
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def unpack(zip_path: Path, target: Path, name: str) -> Path:
+    """Extract a submission zip safely (no absolute paths, no '..', size caps); a zip holding one
+    top folder is graded from inside it.  ``name`` is the submission's, for messages."""
     with zipfile.ZipFile(zip_path) as archive:
         members = [m for m in archive.infolist() if not m.is_dir()]
         if len(members) > MAX_ZIP_FILES or sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise ValueError(f"{zip_path.name} is too large to grade ({len(members)} files)")
+            raise ValueError(f"{name}.zip is too large to grade ({len(members)} files)")
         for member in members:
-            name = Path(member.filename)
-            if name.is_absolute() or ".." in name.parts:
-                raise ValueError(f"{zip_path.name} holds an unsafe path: {member.filename}")
-            if name.parts and name.parts[0] == "__MACOSX":
+            path = Path(member.filename)
+            if path.is_absolute() or ".." in path.parts:
+                raise ValueError(f"{name}.zip holds an unsafe path: {member.filename}")
+            if path.parts and path.parts[0] == "__MACOSX":
                 continue
-            destination = target / name
+            destination = target / path
             destination.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(member) as src, open(destination, "wb") as dst:
                 shutil.copyfileobj(src, dst)
@@ -120,30 +207,25 @@ def unpack(zip_path: Path, target: Path) -> Path:
 # ---------------------------------------------------------------- one submission (runs in a worker)
 
 
-def grade_one(name: str, path: str, is_zip: bool, out: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
-    """Grade one submission and write its files; return its gradebook row as a dict.
-    Never raises: anything that goes wrong becomes an error row."""
+def grade_one(name: str, path: str, is_zip: bool, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    """Grade one submission and return its reports as text (the batch's process writes them).
+    Never raises: anything that goes wrong is an ``error`` status."""
     from grader import report as reporters
     from grader.grading import grade_submission
 
+    display = os.fsencode(name).decode("utf-8", "backslashreplace")
     started = time.perf_counter()
-    folder = Path(out) / name
     try:
         with tempfile.TemporaryDirectory(prefix="grader-batch-") as scratch:
-            where = unpack(Path(path), Path(scratch)) if is_zip else Path(path)
+            where = unpack(Path(path), Path(scratch), display) if is_zip else Path(path)
             result = grade_submission(where, seed=seed, **options)
-        result.submission = name
-        folder.mkdir(parents=True, exist_ok=True)
-        reporters.write(result, "json", str(folder / "report.json"))
-        reporters.write(result, "html", str(folder / "report.html"))
-        reporters.write(result, "gradescope", str(folder / "results.json"))  # last: it marks "done"
-        parts = {p: result.part_score(p)[0] for p in result.parts()}
-        return {"submission": name, "score": result.score, "max_score": result.max_score, "parts": parts,
-                "status": "graded", "seconds": time.perf_counter() - started}
+        result.submission = display
+        files = {fmt_file: reporters.format_report(result, fmt) for fmt, fmt_file in
+                 (("json", "report.json"), ("html", "report.html"), ("gradescope", "results.json"))}
+        return {"status": "graded", "files": files, "seconds": time.perf_counter() - started}
     except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        return {"submission": name, "score": 0.0, "max_score": 0.0, "parts": {}, "status": f"error: {message}",
-                "seconds": time.perf_counter() - started}
+        return {"status": f"error: {message}", "files": {}, "seconds": time.perf_counter() - started}
 
 
 def _warm(parts: tuple[str, ...]) -> None:
@@ -158,45 +240,28 @@ def _warm(parts: tuple[str, ...]) -> None:
         import torch  # noqa: F401
 
 
-def row_from_results(name: str, folder: Path) -> Row | None:
-    """The row of a submission graded earlier, from its report.json."""
-    try:
-        data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-        json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    parts: dict[str, float] = {}
-    for test in data.get("tests", []):
-        part = test.get("part")
-        if part:
-            parts[part] = parts.get(part, 0.0) + float(test.get("score", 0.0))
-    return Row(name, round(float(data.get("score", 0.0)), 2), round(float(data.get("max_score", 0.0)), 2),
-               {k: round(v, 2) for k, v in parts.items()}, "graded (earlier run)")
-
-
 # ---------------------------------------------------------------- executors
 
 
-def _run_local(jobs: list[tuple], workers: int, parts: tuple[str, ...]) -> Iterable[dict[str, Any]]:
-    import multiprocessing
+def _run_local(jobs: list[tuple], workers: int, parts: tuple[str, ...], guard) -> Iterator[tuple[tuple, dict]]:
+    from functools import partial
 
-    context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm, initargs=(parts,)) as pool:
-        futures = {pool.submit(grade_one, *job): job[0] for job in jobs}
+    from grader.workers import WorkerDied, WorkerPool
+
+    with WorkerPool(workers, grade_one, partial(_warm, parts), guard) as pool:
         try:
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as exc:  # noqa: BLE001 - a worker that died (killed, out of memory)
-                    yield {"submission": futures[future], "score": 0.0, "max_score": 0.0, "parts": {},
-                           "status": f"error: the grading worker died ({type(exc).__name__})", "seconds": 0.0}
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+            for job, reply in pool.run(jobs):
+                if isinstance(reply, WorkerDied):
+                    reply = {"status": f"error: the grading worker died while grading it alone ({reply.how})",
+                             "files": {}, "seconds": 0.0}
+                yield job, reply
+        finally:
+            if pool.deaths:
+                guard.notes.append(f"{pool.deaths} grading worker(s) died (killed, or out of memory); the "
+                                   "submissions they held were graded again, each alone")
 
 
-def _run_dask(jobs: list[tuple], workers: int, scheduler: str | None) -> Iterable[dict[str, Any]]:
+def _run_dask(jobs: list[tuple], workers: int, scheduler: str | None) -> Iterator[tuple[tuple, dict]]:
     try:
         from dask.distributed import Client, LocalCluster, as_completed as dask_completed
     except ImportError:
@@ -208,14 +273,14 @@ def _run_dask(jobs: list[tuple], workers: int, scheduler: str | None) -> Iterabl
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = [client.submit(grade_one, *job, key=f"grade-{job[0]}-{secrets.token_hex(4)}", pure=False)
-                   for job in jobs]
-        for future in dask_completed(futures):
+        futures = {client.submit(grade_one, *job, key=f"grade-{i}-{secrets.token_hex(4)}", pure=False): job
+                   for i, job in enumerate(jobs)}
+        for future in dask_completed(list(futures)):
             try:
-                yield future.result()
+                yield futures[future], future.result()
             except Exception as exc:  # noqa: BLE001
-                yield {"submission": "?", "score": 0.0, "max_score": 0.0, "parts": {},
-                       "status": f"error: dask task failed ({type(exc).__name__}: {exc})", "seconds": 0.0}
+                yield futures[future], {"status": f"error: dask task failed ({type(exc).__name__}: {exc})",
+                                        "files": {}, "seconds": 0.0}
     finally:
         client.close()
         if cluster is not None:
@@ -223,6 +288,84 @@ def _run_dask(jobs: list[tuple], workers: int, scheduler: str | None) -> Iterabl
 
 
 # ---------------------------------------------------------------- the batch
+
+
+def class_seed(out: OutFolder, seed: int | None, new_seed: bool) -> int:
+    """The class's seed: ``seed`` when given, a new one with ``new_seed``, else the one in
+    ``seed.txt`` (a first run draws one)."""
+    if seed is not None and new_seed:
+        raise UsageError("--seed and --new-seed ask for two different seeds: give one")
+    if seed is not None:
+        return int(seed)
+    kept = None if new_seed else out.read("seed.txt")
+    if kept is None:
+        return secrets.randbelow(2**31)
+    try:
+        return int(kept.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        raise UsageError(f"{out.path / 'seed.txt'} does not hold a seed: fix it, or pass --seed N or --new-seed") \
+            from None
+
+
+def settings_hash(seed: int, parts: Iterable[str], device: str, config_path: str | os.PathLike | None) -> str:
+    """What, besides a submission's content, decides its results: a change grades it again."""
+    from grader import __version__
+
+    config = hashlib.sha256(Path(config_path).read_bytes()).hexdigest() if config_path else "default"
+    text = json.dumps({"seed": seed, "parts": list(parts), "device": device, "config": config,
+                       "grader": __version__}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class _Run:
+    """One batch run: where it writes, what it wrote, what every row counts against, and the
+    settings and content hashes that tell a kept result from one to grade again."""
+
+    out: OutFolder
+    maximum: dict[str, float]  # points per part of the assignment
+    settings: str
+    kept: Kept = field(default_factory=Kept)
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def _earlier(run: _Run, sub: Submission) -> tuple[dict[str, bytes], bool]:
+    """The files of an earlier grading of ``sub`` that still holds (same content, same settings),
+    or {}; and whether there was an earlier grading of other content (a resubmission)."""
+    files = {name: run.out.read(name, sub.folder) for name in REPORT_FILES}
+    if any(data is None for data in files.values()):
+        return {}, False
+    try:
+        source = json.loads(files["source.json"])
+        json.loads(files["report.json"])
+        json.loads(files["results.json"])
+    except ValueError:
+        return {}, False
+    if source.get("settings") != run.settings:
+        return {}, False
+    if source.get("sha256") != run.digests[sub.name]:
+        return {}, True
+    return files, False
+
+
+def _plan(run: _Run, submissions: list[Submission], force: bool, result: BatchResult) -> dict[str, Row]:
+    """The rows of the submissions kept from an earlier run (or that cannot be read); the rest are to grade."""
+    rows: dict[str, Row] = {}
+    for sub in submissions:
+        try:
+            run.digests[sub.name] = content_hash(sub)
+        except OSError as exc:
+            rows[sub.name] = _row(sub, None, run.maximum, f"error: cannot read it ({exc.strerror or exc})")
+            continue
+        files, resubmitted = ({}, False) if force else _earlier(run, sub)
+        if resubmitted:
+            result.resubmitted.append(sub.display)
+        if files:
+            for name, data in files.items():
+                run.kept.keep(name, data, sub.folder)
+            rows[sub.name] = _row(sub, json.loads(files["report.json"]), run.maximum, "graded (earlier run)")
+    result.skipped = sum(row.graded for row in rows.values())
+    return rows
 
 
 def grade_batch(
@@ -233,123 +376,136 @@ def grade_batch(
     scheduler: str | None = None,
     seed: int | None = None,
     force: bool = False,
+    new_seed: bool = False,
     parts: str | None = None,
     device: str = "auto",
     config_path: str | os.PathLike | None = None,
+    roster: str | os.PathLike | None = None,
+    lms_column: str | None = None,
     progress: Callable[[int, int, Row], None] | None = None,
+    require_isolation: bool = False,
 ) -> BatchResult:
-    """Grade every submission under ``root`` into ``out`` (see the module docstring)."""
+    """Grade every submission under ``root`` into ``out`` (see the module docstring).
+    ``require_isolation`` (or the assignment's ``[sandbox] require_isolation``) refuses,
+    before any worker starts, where the sandbox cannot have its namespaces; each
+    submission's grading then checks its own children too."""
     from grader import config as config_module
-    from grader.grading import parse_parts, resolve_device
+    from grader.grading import parse_parts, part_points, resolve_device
+    from grader.workers import ProcessGuard
 
     if executor not in EXECUTORS:
         raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
-    cfg = config_module.load(config_path)  # fail early on a bad config, before any worker starts
+    cfg = config_module.load(config_path)  # fail early on a bad config or roster, before any worker starts
+    require_isolation = require_isolation or cfg.require_isolation
+    if require_isolation:
+        from grader.sessions import check_isolation
+
+        check_isolation()  # one line and exit 2, not an error row per submission
     wanted = parse_parts(parts)
     device = resolve_device(device)
-    submissions = discover(root)
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    seed_file = out_dir / "seed.txt"
-    if seed is None:
-        seed = int(seed_file.read_text()) if seed_file.is_file() and not force else secrets.randbelow(2**31)
-    seed_file.write_text(f"{seed}\n")
-    options = {"parts": ",".join(wanted) if wanted else None, "device": device,
-               "config_path": str(Path(config_path).resolve()) if config_path else None}
-    rows: dict[str, Row] = {}
-    jobs = []
-    for sub in submissions:
-        earlier = None if force else row_from_results(sub.name, out_dir / sub.name)
-        if earlier is not None:
-            rows[sub.name] = earlier
-        else:
-            jobs.append((sub.name, str(sub.path.resolve()), sub.is_zip, str(out_dir.resolve()), seed, options))
-    result = BatchResult([], seed, out_dir, skipped=len(rows))
-    done = len(rows)
-    graded_parts = tuple(wanted or cfg.parts)
-    runner = _run_local(jobs, workers, graded_parts) if executor == "local" else _run_dask(jobs, workers, scheduler)
+    students = read_roster(roster) if roster is not None else None
+    graded_parts = tuple(p for p in cfg.parts if wanted is None or p in wanted)
+    out_dir = OutFolder(out)
     try:
-        for data in runner:
-            row = Row(data["submission"], round(data["score"], 2), round(data["max_score"], 2),
-                      {k: round(v, 2) for k, v in data["parts"].items()}, data["status"], data["seconds"])
-            rows[row.submission] = row
-            done += 1
-            if progress:
-                progress(done, len(submissions), row)
-    except KeyboardInterrupt:
-        result.interrupted = True
+        submissions = discover(root, exclude=out_dir.path)
+        seed = class_seed(out_dir, seed, new_seed)
+        run = _Run(out_dir, {p: part_points(p, cfg) for p in graded_parts},
+                   settings_hash(seed, graded_parts, device, config_path))
+        run.kept.put(out_dir, "seed.txt", f"{seed}\n".encode())
+        result = BatchResult([], seed, out_dir.path)
+        rows = _plan(run, submissions, force, result)
+        options = {"parts": ",".join(wanted) if wanted else None, "device": device,
+                   "config_path": str(Path(config_path).resolve()) if config_path else None,
+                   "require_isolation": require_isolation}
+        jobs = [(s.name, str(s.path.resolve()), s.is_zip, seed, options) for s in submissions if s.name not in rows]
+        by_name = {s.name: s for s in submissions}
+        guard = ProcessGuard() if executor == "local" else contextlib.nullcontext()
+        runner = _run_local(jobs, workers, graded_parts, guard) if executor == "local" else \
+            _run_dask(jobs, workers, scheduler)
+        try:
+            with _terminate_as_interrupt(), guard, contextlib.closing(runner):
+                for job, reply in runner:
+                    sub = by_name[job[0]]
+                    rows[sub.name] = _record(run, sub, reply)
+                    if progress:
+                        progress(len(rows), len(submissions), rows[sub.name])
+        except KeyboardInterrupt:
+            result.interrupted = True
+        finally:
+            for sub in submissions:  # a submission never dropped: not graded yet is a row too
+                rows.setdefault(sub.name, _row(sub, None, run.maximum, INTERRUPTED))
+            result.rows = [rows[s.name] for s in submissions]
+            result.notes += getattr(guard, "notes", [])
+            _finish(result, run, graded_parts, students, lms_column or cfg.name or "grader")
     finally:
-        for sub in submissions:  # a submission never dropped: not graded yet is a row too
-            rows.setdefault(sub.name, Row(sub.name, status="not graded (interrupted)"))
-        result.rows = [rows[s.name] for s in submissions]
-        write_gradebook(result, graded_parts)
-        write_index(result, graded_parts)
+        out_dir.close()
     return result
 
 
-def write_gradebook(result: BatchResult, parts: tuple[str, ...]) -> Path:
-    columns = [p for p in PARTS if p in parts]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", *columns, "status"])
-    for row in result.rows:
-        writer.writerow([row.submission, f"{row.score:g}", f"{row.max_score:g}",
-                         *[f"{row.parts[p]:g}" if p in row.parts else "" for p in columns], row.status])
-    path = result.out / "gradebook.csv"
-    _atomic(path, buffer.getvalue())
-    return path
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a job scheduler, ``timeout``) ends the batch as Ctrl-C does: the workers and what
+    they started are ended, and what is done is written, gradebook and class page included."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _row(sub: Submission, report: dict | None, maximum: dict[str, float], status: str) -> Row:
+    from grader.report.common import clean_text
+
+    row = gradebook.row_for(sub.display, report, maximum, clean_text(status).replace("\n", " "))
+    row.folder = sub.folder if report is not None else ""
+    return row
 
 
-def class_summary(result: BatchResult) -> dict[str, Any]:
-    """Plain data for the class page: the score distribution, pass rates per
-    test, and the diagnosed mistakes by how many submissions made them."""
-    scores = [r.score / r.max_score for r in result.rows if r.max_score > 0]
-    bins = [0] * 10
-    for s in scores:
-        bins[min(int(s * 10), 9)] += 1
-    passes: dict[str, list[int]] = {}
-    mistakes: dict[str, set[str]] = {}
-    for row in result.rows:
-        try:
-            data = json.loads((result.out / row.submission / "report.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        for test in data.get("tests", []):
-            tally = passes.setdefault(test["name"], [0, 0])
-            tally[0] += test.get("status") == "passed"
-            tally[1] += 1
-            diagnosis = (test.get("details") or {}).get("diagnosis")
-            if diagnosis:
-                mistakes.setdefault(diagnosis, set()).add(row.submission)
-    return {
-        "count": len(result.rows),
-        "graded": sum(r.status.startswith("graded") for r in result.rows),
-        "errors": [r for r in result.rows if not r.status.startswith("graded")],
-        "mean": sum(scores) / len(scores) if scores else 0.0,
-        "bins": [{"label": f"{i * 10}–{i * 10 + 10}%", "count": n} for i, n in enumerate(bins)],
-        "tests": [{"name": name, "passed": p, "total": t, "rate": p / t if t else 0.0}
-                  for name, (p, t) in passes.items()],
-        "mistakes": sorted(((k, len(v)) for k, v in mistakes.items()), key=lambda kv: -kv[1]),
-    }
+def _record(run: _Run, sub: Submission, reply: dict) -> Row:
+    """Write a graded submission's files (as they come: an interrupted batch keeps them) and make its row."""
+    files = reply.get("files") or {}
+    if not files:
+        return _row(sub, None, run.maximum, reply["status"])
+    source = {"submission": sub.display, "name_bytes": os.fsencode(sub.name).hex(), "zip": sub.is_zip,
+              "sha256": run.digests[sub.name], "settings": run.settings}
+    files = {**files, "source.json": json.dumps(source, indent=1) + "\n"}
+    for name in REPORT_FILES:
+        run.kept.put(run.out, name, files[name].encode("utf-8", "backslashreplace"), sub.folder)  # (a path not UTF-8)
+    row = _row(sub, json.loads(files["report.json"]), run.maximum, reply["status"])
+    row.seconds = float(reply.get("seconds", 0.0))
+    return row
 
 
-def write_index(result: BatchResult, parts: tuple[str, ...]) -> Path:
-    from grader.reference import wrong
-    from grader.render import render
-
-    summary = class_summary(result)
-    messages = {v.key: v.message for v in wrong.VARIANTS}
-    peak = max((b["count"] for b in summary["bins"]), default=0) or 1
-    html = render("batch_index.html.j2", result=result, rows=result.rows, summary=summary, peak=peak,
-                  parts=[p for p in PARTS if p in parts], messages=messages)
-    path = result.out / "index.html"
-    _atomic(path, html)
-    return path
+def _finish(result: BatchResult, run: _Run, parts: tuple[str, ...], students: Roster | None, column: str) -> None:
+    """Restore any file something changed while the batch ran, then write the class's files."""
+    changed = run.kept.restore(run.out)
+    if changed:
+        result.notes.append(f"{len(changed)} output file(s) were changed during the batch by something else and "
+                            f"were written again: {', '.join(changed[:5])}")
+    total = round(sum(run.maximum.values()), 2)
+    if students is not None:
+        matching = match(students, [r.submission for r in result.rows])
+        for row in result.rows:
+            row.student = matching.by_submission.get(row.submission)
+        result.rows += [Row("", 0.0, total, dict.fromkeys(run.maximum, 0.0), ABSENT, student=s)
+                        for s in matching.absent]
+        result.notes += matching.notes
+        if matching.unmatched:
+            result.notes.append(f"{len(matching.unmatched)} submission(s) match no student of the roster "
+                                f"(left out of the LMS gradebooks): {', '.join(matching.unmatched[:5])}")
+        for name, text in (("gradebook-canvas.csv", gradebook.canvas_csv(result.rows, students, column, total)),
+                           ("gradebook-moodle.csv", gradebook.moodle_csv(result.rows, students, column))):
+            result.written.append(run.kept.put(run.out, name, text.encode("utf-8")))
+    book = gradebook.gradebook_csv(result.rows, parts, roster=students is not None)
+    result.written.insert(0, run.kept.put(run.out, "gradebook.csv", book.encode("utf-8")))
+    page = gradebook.class_page(result.rows, parts, result.seed, total, roster=students is not None)
+    result.written.insert(1, run.kept.put(run.out, "index.html", page.encode("utf-8")))

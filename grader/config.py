@@ -1,10 +1,13 @@
 """The assignment configuration: which parts, how many points, what tolerance,
 which limits.  The shipped default (``grader/assignments/default.toml``) is
 read first; a file passed with ``--config`` overrides it key by key.  Every
-bad value is a one-line InputFileError that names the key."""
+bad value is a one-line InputFileError that names the key; a key the default
+does not set, or a value of another type than the default's, is refused with
+the closest valid name (a typo must not silently keep the default)."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ class Config:
     speed_bands: tuple[SpeedBand, ...]
     forbidden: tuple[str, ...]
     transfer_task: str | None = None  # "file.py:function", already resolved against the config's folder
+    require_isolation: bool = False  # [sandbox]: refuse to grade without namespaces
     source: str = "default"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -61,6 +65,42 @@ def _number(data: dict, section: str, key: str, where: str, minimum: float = 0.0
     return float(value)
 
 
+def _closest(name: str, valid) -> str:
+    """``": did you mean X?"`` for the valid name closest to ``name``, else the valid names."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    return f": did you mean {close[0]}?" if close else f" (valid: {', '.join(valid)})"
+
+
+def _kind_of(value: Any) -> str:
+    """The type a key must keep, named for the message: the shipped default's value decides."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "a table"
+
+
+def check_keys(override: dict, default: dict, where: str) -> None:
+    """Refuse what the shipped default does not have: an unknown section or key (a typo such as
+    ``[tolerance] backwards``), or a value of another type than the default's.  ``[points]``
+    takes every kind of test."""
+    for section, table in override.items():
+        if section not in default:
+            raise InputFileError(f"{where}: unknown section [{section}]{_closest(section, default)}")
+        if not isinstance(table, dict):
+            raise InputFileError(f"{where}: [{section}] must be a table of keys, got {table!r}")
+        valid = dict.fromkeys(KINDS, 0.0) if section == "points" else default[section]
+        for key, value in table.items():
+            if key not in valid:
+                raise InputFileError(f"{where}: unknown key [{section}] {key}{_closest(key, valid)}")
+            expected = _kind_of(valid[key])
+            if _kind_of(value) != expected:
+                raise InputFileError(f"{where}: [{section}] {key} must be {expected}, got {value!r}")
+
+
 def load(path: str | os.PathLike | None = None) -> Config:
     """The default configuration, overridden by the TOML file at ``path``."""
     data = tomllib.loads(_default_text())
@@ -72,17 +112,20 @@ def load(path: str | os.PathLike | None = None) -> Config:
                 override = tomllib.load(handle)
         except OSError as exc:
             raise InputFileError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputFileError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+                                 "save the config as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputFileError(f"{path}: not valid TOML ({exc})") from None
-        known = set(data)
-        unknown = sorted(set(override) - known)
-        if unknown:
-            raise InputFileError(f"{path}: unknown section [{unknown[0]}]; sections: {', '.join(sorted(known))}")
+        check_keys(override, data, where)
         data = _merge(data, override)
 
     parts = data["assignment"].get("parts")
-    if not isinstance(parts, list) or not parts or any(p not in PARTS for p in parts):
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) for p in parts):
         raise InputFileError(f"{where}: [assignment] parts must list some of {', '.join(PARTS)}, got {parts!r}")
+    for part in parts:
+        if part not in PARTS:
+            raise InputFileError(f"{where}: [assignment] parts: unknown part {part!r}{_closest(part, PARTS)}")
     points = {}
     for kind, value in data["points"].items():
         if kind not in KINDS:
@@ -91,8 +134,15 @@ def load(path: str | os.PathLike | None = None) -> Config:
     tolerance = {k: _number(data, "tolerance", k, where) for k in data["tolerance"]}
     bands = []
     for band in data["speed"].get("bands", []):
+        unknown = [key for key in band if key not in ("ratio", "fraction")] if isinstance(band, dict) else []
+        if unknown:
+            raise InputFileError(f"{where}: unknown key {unknown[0]} in a [speed] band"
+                                 f"{_closest(unknown[0], ('ratio', 'fraction'))}")
         if not isinstance(band, dict) or not {"ratio", "fraction"} <= band.keys():
             raise InputFileError(f"{where}: [speed] bands are {{ ratio = R, fraction = F }}, got {band!r}")
+        for key, value in band.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise InputFileError(f"{where}: [speed] band {key} must be a number of at least 0, got {value!r}")
         bands.append(SpeedBand(float(band["ratio"]), float(band["fraction"])))
     forbidden = data["forbidden"].get("numpy_parts", [])
     if not isinstance(forbidden, list) or not all(isinstance(m, str) for m in forbidden):
@@ -103,8 +153,12 @@ def load(path: str | os.PathLike | None = None) -> Config:
     if task and path is not None and ":" in task:
         file, _, function = task.rpartition(":")
         task = f"{(Path(path).resolve().parent / file)}:{function}"
+    isolation = data.get("sandbox", {}).get("require_isolation", False)
+    if not isinstance(isolation, bool):
+        raise InputFileError(f"{where}: [sandbox] require_isolation must be true or false, got {isolation!r}")
     return Config(
         transfer_task=task,
+        require_isolation=isolation,
         name=str(data["assignment"].get("name", "")),
         parts=tuple(parts),
         points=points,

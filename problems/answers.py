@@ -6,10 +6,14 @@ knows three things about it:
 - ``parse(raw)``: read what a person typed (or a JSON value) into that value,
   raising :class:`InvalidResponse` when it cannot be read at all.  Reading is
   tolerant: ``" 55 "``, ``"1,040"``, ``"(96, 363)"``, ``"96x363"``,
-  ``"[[0,1],[2,3]]"`` and ``"0 1; 2 3"`` all parse.
+  ``"[[0,1],[2,3]]"`` and ``"0 1; 2 3"`` all parse, and so does what
+  spreadsheets and keyboards add (see :func:`clean`): Excel's ``'37``, a
+  zero-width space, full-width digits, ``37 px``, a decimal comma ``0,5``.
 - ``leaves(value)``: the value cut into its gradable pieces, each with a path
-  and a leaf format.  A record of three fields has three leaves; grading gives
-  credit per leaf and matches known mistakes per leaf.
+  and a leaf format.  A record of three fields has three leaves, a 4×4 matrix
+  sixteen (one a cell); grading gives each leaf an equal share of the
+  question and matches known mistakes per leaf, as Moodle's cloze blanks and
+  Canvas's fill-in-the-blanks do.
 - ``show(value)``: the value as a person writes it.
 
 Leaf formats add ``same(expected, got)``, the comparison with the format's
@@ -23,9 +27,11 @@ import json
 from abc import ABC, abstractmethod
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from itertools import chain
 from typing import Any, Iterator
 
 from grader.errors import InvalidResponse
@@ -58,6 +64,11 @@ class LeafFormat(AnswerFormat):
     def same(self, expected: Any, got: Any) -> bool:
         return self.parse(expected) == self.parse(got)
 
+    def tolerance(self, expected: Any) -> float:
+        """How far a number may be from ``expected`` and still be right (0: exactly);
+        the LMS exports give their numerical answers this margin."""
+        return 0.0
+
     def leaves(self, value: Any, path: str = "") -> list[Leaf]:
         return [(path, self, value)]
 
@@ -65,19 +76,47 @@ class LeafFormat(AnswerFormat):
 # ---------------------------------------------------------------- helpers
 
 
+#: Characters that are typed or pasted without being seen: zero-width spaces and joiners,
+#: the word joiner, a byte-order mark, soft hyphen.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+#: What keyboards and word processors put for ASCII: minus signs, fraction slashes, quotes.
+_LOOKALIKES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2044": "/", "\u2215": "/", "\u00a0": " ",
+                             "\u202f": " ", "\u2009": " ", "\u2019": "'", "\u02bc": "'"})
+
+
+@lru_cache(maxsize=8192)  # the same few spellings recur across a class
+def clean(text: str) -> str:
+    """``text`` as a person meant it: full-width and other compatibility forms
+    folded to ASCII (NFKC: ``３７`` -> ``37``), invisible characters dropped,
+    look-alike minus signs and slashes made ASCII, surrounding blanks stripped,
+    and the apostrophe Excel puts before text that looks like a number
+    (``'37``) removed."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_LOOKALIKES).strip()
+    if text.startswith("'") and text.count("'") == 1:
+        text = text[1:].lstrip()
+    return text
+
+
 def _text(raw: Any) -> str:
     if not isinstance(raw, str):
         raise InvalidResponse(f"expected text, got {type(raw).__name__}")
-    return raw.strip()
+    return clean(raw)
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_GROUPED = re.compile(r"^[+-]?\d{1,3}([,_ ']\d{3})+(\.\d+)?$")
+_GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}([,_ ']\d{3})+(\.\d+)?$")
+#: A decimal comma that cannot be a thousands separator: ``0,5``, ``2,25``, ``-0,125``
+#: (not ``1,250``, which reads as 1250 as in the course's numbers).
+_DECIMAL_COMMA = re.compile(r"^[+-]?(\d+,(\d{1,2}|\d{4,})|0,\d+)$")
+#: Units a size may be typed with; the number is what is graded.
+_LENGTH_UNIT = re.compile(r"\s*(px|pixels?|units?|elements?|params?|parameters?)\.?$", re.I)
 
 
 def parse_number(raw: Any) -> float | int:
     """A number from JSON or text: ``55``, ``" 55 "``, ``1,040``, ``1_040``,
-    ``196 609 000``, ``2.5e3``, ``1/4``."""
+    ``196 609 000``, ``2.5e3``, ``1/4``, ``0,5`` (a decimal comma where it
+    cannot be a thousands separator), ``37 px`` and whatever :func:`clean`
+    folds (``'37``, ``３７``, ``−3``)."""
     kind = type(raw)
     if kind is int or (kind is float and math.isfinite(raw)):  # the usual cases first (a bool is refused below)
         return raw
@@ -87,11 +126,13 @@ def parse_number(raw: Any) -> float | int:
         if isinstance(raw, float) and not math.isfinite(raw):
             raise InvalidResponse(f"{raw!r} is not a finite number")
         return raw
-    text = _text(raw)
+    text = _LENGTH_UNIT.sub("", _text(raw))
     if not text:
         raise InvalidResponse("empty answer")
     if _GROUPED.match(text):
         text = re.sub(r"[,_ ']", "", text)
+    elif _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
     if _NUMBER.match(text):
         value = float(text)
         if not math.isfinite(value):
@@ -146,30 +187,66 @@ class Integer(LeafFormat):
     hint: str = "an integer, e.g. 55"
 
     def parse(self, raw: Any) -> int:
-        value = parse_number(raw)
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise InvalidResponse(f"{raw!r} is not a whole number")
-            value = int(value)
-        return value
+        try:
+            return whole(raw)
+        except InvalidResponse:
+            return _square(raw)  # "37x37" for the side of a square map
 
     def show(self, value: Any) -> str:
         return grouped(int(value))
 
 
+def whole(raw: Any) -> int:
+    """A whole number, as :func:`parse_number` reads it (``55.0`` is 55, ``5.5`` is refused)."""
+    value = parse_number(raw)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise InvalidResponse(f"{raw!r} is not a whole number")
+        value = int(value)
+    return value
+
+
+def real(raw: Any) -> float:
+    """A number as a float, as :func:`parse_number` reads it; InvalidResponse past float's range."""
+    try:
+        return float(parse_number(raw))
+    except OverflowError:
+        raise InvalidResponse(f"{str(raw)[:20]}... is too large a number") from None
+
+
+def _square(raw: Any) -> int:
+    """The side of a square typed as a shape (``37x37``, ``(37, 37)``); InvalidResponse otherwise."""
+    if not isinstance(raw, str):
+        raise InvalidResponse(f"{raw!r} is not a number")
+    try:
+        dims = Shape().parse(raw)
+    except InvalidResponse:
+        raise InvalidResponse(f"{clean(raw)!r} is not a number") from None
+    if len(dims) < 2 or len(set(dims)) != 1:
+        raise InvalidResponse(f"{clean(raw)!r} is not one number")
+    return dims[0]
+
+
 @dataclass(frozen=True)
 class Number(LeafFormat):
-    """A real number within an absolute and relative tolerance (a matrix cell)."""
+    """A real number within a tolerance of the right one: ``max(atol, rtol·|right|)``
+    (a matrix cell).  The margin is measured around the right value only, as
+    Moodle's and Canvas's numerical answers measure it."""
 
     atol: float = 1e-6
     rtol: float = 1e-6
-    hint: str = "a number, e.g. 0.25 or 1/4"
+    hint: str = "a number, e.g. 0.25"
 
     def parse(self, raw: Any) -> float:
-        return float(parse_number(raw))
+        # a matrix's cells are finite floats already (x - x == 0 is false for inf and nan)
+        return raw if type(raw) is float and raw - raw == 0 else real(raw)
+
+    def tolerance(self, expected: Any) -> float:
+        return max(self.atol, self.rtol * abs(self.parse(expected)))
 
     def same(self, expected: Any, got: Any) -> bool:
-        return math.isclose(self.parse(expected), self.parse(got), rel_tol=self.rtol, abs_tol=self.atol)
+        exp = self.parse(expected)
+        return abs(self.parse(got) - exp) <= max(self.atol, self.rtol * abs(exp))
 
     def show(self, value: Any) -> str:
         return _num(self.parse(value))
@@ -199,7 +276,7 @@ class Bytes(LeafFormat):
             return tuple(float(v) for v in raw)
         if not isinstance(raw, str):
             return (float(parse_number(raw)),)
-        raw = re.sub(r"\s*\([^()]*\)\s*$", "", raw)  # what show() adds: "602,112 bytes (588.00 KiB)"
+        raw = re.sub(r"\s*\([^()]*\)\s*$", "", clean(raw))  # what show() adds: "602,112 bytes (588.00 KiB)"
         m = re.fullmatch(r"\s*(.*?)\s*([a-zA-Z]*)\s*", raw)
         number, unit = m.group(1), m.group(2).lower()
         if unit not in _BYTE_UNITS:
@@ -207,9 +284,13 @@ class Bytes(LeafFormat):
         value = float(parse_number(number))
         return tuple(value * scale for scale in _BYTE_UNITS[unit])
 
+    def tolerance(self, expected: Any) -> float:
+        return max(0.5, self.rel_tol * abs(self.parse(expected)[0]))
+
     def same(self, expected: Any, got: Any) -> bool:
         exp = self.parse(expected)[0]
-        return any(math.isclose(exp, g, rel_tol=self.rel_tol, abs_tol=0.5) for g in self.parse(got))
+        margin = max(0.5, self.rel_tol * abs(exp))
+        return any(abs(g - exp) <= margin for g in self.parse(got))
 
     def show(self, value: Any) -> str:
         n = int(self.parse(value)[0])
@@ -229,19 +310,21 @@ class Shape(LeafFormat):
 
     def parse(self, raw: Any) -> tuple[int, ...]:
         if isinstance(raw, (list, tuple)):
+            if raw and set(map(type, raw)) == {int}:  # the answers' own shapes
+                return tuple(raw)
             items = list(raw)
         else:
-            text = _text(raw)
+            text = _LENGTH_UNIT.sub("", _text(raw))
             if not text:
                 raise InvalidResponse("empty answer")
             text = text.strip("()[]{} ")
             items = [p for p in re.split(r"\s*(?:[x×X*,;]|\s)\s*", text) if p]
         if not items:
             raise InvalidResponse(f"{raw!r} is not a shape")
-        dims, integer = [], Integer()
+        dims = []
         for item in items:
             try:
-                dims.append(integer.parse(item))
+                dims.append(whole(item))
             except InvalidResponse:
                 raise InvalidResponse(f"{raw!r} is not a shape: {item!r} is not an integer") from None
         return tuple(dims)
@@ -263,10 +346,22 @@ class Matrix(LeafFormat):
     rtol: float = 1e-6
     hint: str = "a matrix, e.g. [[0, 1], [2, 3]] or 0 1; 2 3"
 
+    @property
+    def cell(self) -> Number:
+        """The format of one cell: the matrix's tolerance."""
+        return _cell_format(self.atol, self.rtol)
+
+    def leaves(self, value: Any, path: str = "") -> list[Leaf]:
+        """One leaf a cell, ``{path}[row,col]`` counted from 1: each cell earns its
+        share, as each blank of a Moodle cloze or Canvas fill-in question does."""
+        rows = self.parse(value)
+        cell = self.cell
+        return [(name, cell, v) for name, v in zip(_cell_paths(path, tuple(map(len, rows))), chain.from_iterable(rows))]
+
     def parse(self, raw: Any) -> tuple[tuple[float, ...], ...]:
         rows: Any = raw
         if isinstance(raw, str):
-            text = raw.strip()
+            text = clean(raw)
             if not text:
                 raise InvalidResponse("empty answer")
             rows = _maybe_json(text)
@@ -276,18 +371,31 @@ class Matrix(LeafFormat):
             raise InvalidResponse(f"{raw!r} is not a matrix (a list of rows)")
         if len({len(r) for r in rows}) != 1:
             raise InvalidResponse("the rows have different lengths")
-        return tuple(tuple([float(parse_number(v)) for v in row]) for row in rows)
+        return tuple(tuple([v if type(v) is float and v - v == 0 else real(v) for v in row]) for row in rows)
 
     def same(self, expected: Any, got: Any) -> bool:
         a, b = self.parse(expected), self.parse(got)
         if len(a) != len(b) or len(a[0]) != len(b[0]):
             return False
-        return all(
-            math.isclose(x, y, rel_tol=self.rtol, abs_tol=self.atol) for ra, rb in zip(a, b) for x, y in zip(ra, rb)
-        )
+        cell = self.cell
+        return all(cell.same(x, y) for ra, rb in zip(a, b) for x, y in zip(ra, rb))
 
     def show(self, value: Any) -> str:
         return "[" + ", ".join("[" + ", ".join(_num(v) for v in row) + "]" for row in self.parse(value)) + "]"
+
+
+#: A matrix cell's path: ``{matrix}[row,col]`` (see Matrix.leaves).
+CELL = re.compile(r"^(?P<matrix>.*)\[(?P<row>\d+),(?P<col>\d+)\]$")
+
+
+@lru_cache(maxsize=64)
+def _cell_format(atol: float, rtol: float) -> Number:
+    return Number(atol, rtol)
+
+
+@lru_cache(maxsize=4096)  # a few matrix shapes, graded and exported over and over
+def _cell_paths(path: str, widths: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple(f"{path}[{i},{j}]" for i, width in enumerate(widths, 1) for j in range(1, width + 1))
 
 
 def _num(v: float) -> str:
@@ -373,6 +481,8 @@ class Record(AnswerFormat):
     def _from_text(self, text: str) -> dict[str, Any]:
         parts = split_top(text, ";\n|")
         names = [n for n, _ in self.fields]
+        if len(parts) == 1 < len(names) and len(split_top(text, ",")) == len(names):
+            parts = split_top(text, ",")  # "363x3025, 96x363, 96x3025": commas between the values
         labelled = {}
         for part in parts:
             m = re.fullmatch(r"([A-Za-z_][\w ]*?)\s*[=:]\s*(.+)", part, flags=re.S)

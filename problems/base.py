@@ -19,15 +19,15 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Callable, ClassVar, Mapping, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
 from grader.errors import InvalidResponse, ParamError
 
-from .answers import AnswerFormat, Matrix as MatrixAnswer, parse_number
+from .answers import CELL, AnswerFormat, Matrix as MatrixAnswer, parse_number
 
 REQUIRED = object()
 
@@ -195,21 +195,29 @@ class MatrixBlock:
 
 @dataclass(frozen=True)
 class Statement:
-    """What a person reads: paragraphs of plain text and matrices, then how to
-    write the answer.  Renderers (HTML, Markdown, Moodle) lay it out."""
+    """What a person reads: paragraphs of plain text and matrices, then what to
+    answer.  Renderers (HTML, Markdown, Moodle, Canvas) lay it out.
+
+    ``prompt`` says what the answer is (a whole number, decimals, a shape), in
+    words every channel can keep: how to *type* it in one cell of a CSV is the
+    answer format's hint, shown where answers are typed.  ``options`` are the
+    choices of a multiple-choice question: the LMS exports make them the
+    question's answers, so they are not repeated in its text."""
 
     blocks: tuple[str | MatrixBlock, ...]
     prompt: str
+    options: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
-        """The statement as plain text (matrices as JSON rows)."""
+        """The statement as plain text (matrices as JSON rows, options lettered)."""
         parts = []
         for block in self.blocks:
             if isinstance(block, MatrixBlock):
                 parts.append(f"{block.label} = {json.dumps(block.rows)}")
             else:
                 parts.append(block)
+        parts += [f"({chr(ord('a') + i)}) {option}" for i, option in enumerate(self.options)]
         return "\n".join(parts + [self.prompt])
 
 
@@ -223,6 +231,7 @@ class PartGrade:
     given: str | None
     mistakes: tuple[str, ...] = ()
     feedback: str = ""
+    notes: tuple[str, ...] = ()  # each named mistake's feedback, in the order of ``mistakes``
 
 
 @dataclass(frozen=True)
@@ -341,10 +350,12 @@ class Problem(ABC):
         except InvalidResponse as exc:
             return Grade(0.0, "invalid", f"could not read the answer ({exc}); write {fmt.hint}")
         expected = self.solve(params)
+        right_leaves = fmt.leaves(expected)
         known = [(m, {path: v for path, _, v in fmt.leaves(m.answer)}) for m in self.telling_mistakes(params)]
         given = {path: v for path, _, v in fmt.leaves(got)}
+        misshapen = _misshapen(right_leaves, given)
         parts = []
-        for path, leaf, exp in fmt.leaves(expected):
+        for path, leaf, exp in right_leaves:
             val = given.get(path)
             ok = val is not None and leaf.same(exp, val)
             names: list[str] = []
@@ -364,13 +375,15 @@ class Problem(ABC):
                     given=None if val is None else leaf.show(val),
                     mistakes=tuple(names),
                     feedback=" or ".join(notes),
+                    notes=tuple(notes),
                 )
             )
+        parts = _explained_matrices(parts, right_leaves, known, given)
         right = sum(p.correct for p in parts)
         score = right / len(parts) if parts else 0.0
         status = "correct" if right == len(parts) else ("partial" if right else "wrong")
         mistakes = tuple(dict.fromkeys(k for p in parts for k in p.mistakes))
-        return Grade(score, status, _feedback(parts, status), mistakes, tuple(parts))
+        return Grade(score, status, _feedback(parts, status, misshapen), mistakes, tuple(parts))
 
 
 @lru_cache(maxsize=8192)
@@ -380,7 +393,8 @@ def _telling(problem: Problem, key: str) -> tuple[Mistake, ...]:
     right = {path: (leaf, v) for path, leaf, v in fmt.leaves(problem.solve(params))}
     out = []
     for m in problem.mistakes(params):
-        if any(path in right and not right[path][0].same(right[path][1], v) for path, _, v in fmt.leaves(m.answer)):
+        if any(path in right and v != right[path][1] and not right[path][0].same(right[path][1], v)
+               for path, _, v in fmt.leaves(m.answer)):
             out.append(m)
     return tuple(out)
 
@@ -389,20 +403,99 @@ def key_present(raw: Mapping[str, Any], name: str) -> bool:
     return name in raw and raw[name] is not None and raw[name] != ""
 
 
-def _feedback(parts: list[PartGrade], status: str) -> str:
+#: Wrong cells of one matrix quoted in its feedback; the rest are counted.
+CELLS_SHOWN = 3
+
+
+def _size(cells: Iterable[str]) -> str:
+    """``3×4`` for the cell paths of a 3-row, 4-column matrix."""
+    found = [CELL.match(c) for c in cells]
+    return f"{max(int(m['row']) for m in found)}×{max(int(m['col']) for m in found)}"
+
+
+def _misshapen(right: list, given: dict[str, Any]) -> dict[str, str]:
+    """Matrices given in another shape than the right one's, each with its message.
+    Their cells are taken out of ``given`` (a 2×2 typed for a 3×3 answer has no cell
+    that can be said to be where the right one is): every cell counts as missing."""
+    want: dict[str, set[str]] = {}
+    for path, _, _ in right:
+        if (cell := CELL.match(path)):
+            want.setdefault(cell["matrix"], set()).add(path)
+    out = {}
+    for name, paths in want.items():
+        got = {p for p in given if (c := CELL.match(p)) and c["matrix"] == name}
+        if got and got != paths:
+            out[name] = f"the answer is {_size(got)}, the matrix is {_size(paths)}"
+            for p in got:
+                del given[p]
+    return out
+
+
+def _explained_matrices(parts: list[PartGrade], right: list, known: list, given: dict[str, Any]) -> list[PartGrade]:
+    """Name a mistake in a matrix's cells only when the whole matrix given is that
+    mistake's matrix: an all-zero answer matches, cell by cell, the zeros of many
+    mistakes' matrices and is none of them."""
+    groups: dict[str, list[int]] = {}
+    for i, (path, _, _) in enumerate(right):
+        if (cell := CELL.match(path)):
+            groups.setdefault(cell["matrix"], []).append(i)
+    out = list(parts)
+    for indices in groups.values():
+        whole = {m.key for m, leaves in known
+                 if all(right[i][0] in given and right[i][1].same(leaves.get(right[i][0], right[i][2]), given[right[i][0]])
+                        for i in indices)}
+        for i in indices:
+            p = parts[i]
+            if set(p.mistakes) - whole:
+                kept = [(k, n) for k, n in zip(p.mistakes, p.notes) if k in whole]
+                out[i] = replace(p, mistakes=tuple(k for k, _ in kept), notes=tuple(n for _, n in kept),
+                                 feedback=" or ".join(n for _, n in kept))
+    return out
+
+
+def _feedback(parts: list[PartGrade], status: str, misshapen: dict[str, str] | None = None) -> str:
+    """One line a wrong part; the wrong cells of a matrix in one line of their own:
+    how many, the mistakes they show, and the first few with the right value."""
+    misshapen = misshapen or {}
     if status == "correct":
         return "correct"
-    lines = []
+    entries: dict[str, list[PartGrade]] = {}  # a part's path, or a matrix's name -> its cells, in order
     for p in parts:
-        if p.correct:
-            continue
-        where = f"{p.path}: " if p.path else ""
-        if p.given is None:
-            lines.append(f"{where}missing (expected {p.expected})")
-            continue
-        why = f": {p.feedback}" if p.feedback else ""
-        lines.append(f"{where}{p.given} is wrong{why} (expected {p.expected})")
-    return "; ".join(lines)
+        cell = CELL.match(p.path)
+        if cell:
+            entries.setdefault("\0" + cell["matrix"], []).append(p)
+        elif not p.correct:
+            entries[p.path] = [p]
+    lines = [(misshapen.get(key[1:]) or _matrix_line(key[1:], cells)) if key.startswith("\0") else _part_line(cells[0])
+             for key, cells in entries.items()]
+    return "; ".join(line for line in lines if line)
+
+
+def _part_line(p: PartGrade) -> str:
+    where = f"{p.path}: " if p.path else ""
+    if p.given is None:
+        return f"{where}missing (expected {p.expected})"
+    why = f": {p.feedback}" if p.feedback else ""
+    return f"{where}{p.given} is wrong{why} (expected {p.expected})"
+
+
+def _matrix_line(name: str, cells: list[PartGrade]) -> str:
+    wrong = [c for c in cells if not c.correct]
+    if not wrong:
+        return ""
+    missing = sum(c.given is None for c in wrong)
+    notes = list(dict.fromkeys(n for c in wrong for n in c.notes))
+    head = f"{name + ': ' if name else ''}{len(wrong)} of {len(cells)} cells wrong"
+    if missing:
+        head += f" ({missing} missing)"
+    if notes:
+        head += ": " + " or ".join(notes)
+    shown = [f"({m['row']},{m['col']}) {c.given} for {c.expected}"
+             for c in wrong if c.given is not None and (m := CELL.match(c.path))][:CELLS_SHOWN]
+    if shown:
+        more = len(wrong) - missing - len(shown)
+        head += " [" + ", ".join(shown) + (f", {more} more" if more > 0 else "") + "]"
+    return head
 
 
 T = TypeVar("T")

@@ -158,6 +158,6 @@ class Im2colShape(Problem):
         )
         return Statement(
             (text,),
-            "Give the shapes of X_col, W_row and the product (rows, columns), for one image, "
-            "separated by ';', e.g. X_col=(363, 3025); W_row=(96, 363); product=(96, 3025).",
+            "Give the shapes of X_col, W_row and the product as (rows, columns), for one image, "
+            "e.g. (363, 3025).",
         )

@@ -153,6 +153,6 @@ class MemoryEstimate(Problem):
                 "with respect to the parameters; optimizer state = the buffers the optimizer keeps between "
                 "steps (each the size of the parameters); total = the sum of the four.",
             ),
-            "Give activations; parameters; gradients; optimizer_state; total in bytes (or with a unit such as "
-            "MB or MiB), separated by ';', e.g. activations=93 MB; parameters=...",
+            "Give the activations, parameters, gradients, optimizer state and total, each in bytes as a whole "
+            "number (e.g. 602112).",
         )

@@ -370,6 +370,6 @@ class NetworkShapes(Problem):
                 "number of units) and its number of learnable parameters (weights and biases), then the "
                 "total number of parameters.",
             ),
-            "One layer a line: the output volume, then the parameter count (e.g. 96x55x55, 34944); "
-            "the total on the last line.",
+            "Give each layer's output volume (e.g. 96x55x55) and parameter count (a whole number), then "
+            "the total.",
         )

@@ -104,4 +104,5 @@ class OneByOneConv(Problem):
             "Give (1) its number of learnable parameters, (2) the shape of its output as (C, H, W), and "
             "(3) the number of multiply-adds it performs on this one input."
         )
-        return Statement((text, ask), "Answer as params; output_shape; mult_adds, e.g. 2080; (32, 28, 28); 1605632.")
+        return Statement((text, ask), "Give the parameters and the multiply-adds as whole numbers and the "
+                         "output shape as (C, H, W), e.g. (32, 28, 28).")

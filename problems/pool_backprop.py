@@ -124,7 +124,8 @@ class PoolBackprop(Problem):
         Param("stride", Int(min=1), _same_as_kernel, "stride S"),
         Param("upstream", NumberMatrix(), help="dL/dy, a matrix of the pooled output's shape"),
     )
-    # Averages such as 1/9 may be typed as fractions or to two decimals.
+    # Averages such as 1/9 are asked to two decimals (what Moodle's and Canvas's numerical
+    # answers take); a typed fraction is read too.
     answer_format = Matrix(atol=0.005, rtol=0.001)
 
     def check_params(self, p: dict[str, Any]) -> None:
@@ -228,6 +229,6 @@ class PoolBackprop(Problem):
             text += " Where a window's maximum is tied, the forward pass picked the first one in row-major order."
         return Statement(
             (text, MatrixBlock("x", p["input"]), MatrixBlock("dL/dy", p["upstream"])),
-            f"Give dL/dx, a {H}×{W} matrix: rows separated by ';' (e.g. 0 1; 2 3) or as [[0, 1], [2, 3]]. "
-            "Write fractions like 1/9 or decimals to two places.",
+            f"Give dL/dx, a {H}×{W} matrix: each element a decimal number, to two places where it is "
+            "not whole (e.g. 0.25 or 0.11).",
         )

@@ -123,12 +123,12 @@ class TransferStrategy(Problem):
 
     def statement(self, p: dict[str, Any]) -> Statement:
         cell = (p["dataset_size"], p["similarity"])
-        letters = "abcd"
         return Statement(
             (
                 STORIES[cell],
                 f"That is {DESCRIBE[p['dataset_size']]}, {DESCRIBE[p['similarity']]}. "
                 "Which transfer-learning strategy fits best?",
-            ) + tuple(f"({letters[i]}) {label}" for i, (_, label) in enumerate(OPTIONS)),
-            "Answer with the letter of one option.",
+            ),
+            "Choose one option.",
+            options=tuple(label for _, label in OPTIONS),
         )

@@ -101,3 +101,70 @@ def test_readme_setup_commands_are_what_ci_runs():
     blocks = readme.split("```")
     setup = [line.strip() for line in blocks[1].splitlines()[1:] if line.strip() and not line.startswith("#")]
     assert setup and all(line in ci for line in setup), (setup, ci)
+
+
+# ---------------------------------------------------------------- paths and files: one line, exit 2, every command
+
+
+@pytest.fixture
+def paths(tmp_path):
+    """A file where a folder is expected, a folder where a file is expected, a path that is not there."""
+    afile, adir = tmp_path / "afile", tmp_path / "adir"
+    afile.write_text("x\n")
+    adir.mkdir()
+    return {"file": str(afile), "under_file": str(afile / "out"), "dir": str(adir), "missing": str(tmp_path / "nope")}
+
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+PATH_CASES = [
+    # an --out that cannot be written: under a regular file
+    (["check", f"{EXAMPLES}/submission", "--parts", "max_pool", "--format", "json", "--out", "{under_file}/r.json"],
+     "{file}"),
+    (["batch", EXAMPLES, "--out", "{under_file}", "--parts", "max_pool"], "{under_file}"),
+    (["batch", EXAMPLES, "--out", "{file}", "--parts", "max_pool"], "{file}"),
+    (["export", "gradescope", "--out", "{under_file}/bundle.zip"], "{file}"),
+    (["export", "github", "--out", "{under_file}"], "{under_file}"),
+    (["quiz", "generate", "--count", "2", "--out", "{under_file}"], "{under_file}"),
+    (["quiz", "grade", "--key", "{key}", f"{EXAMPLES}/responses.csv", "--out", "{under_file}/g.csv"], "{file}"),
+    # a missing file, and a folder where a file is expected
+    (["check", "{missing}"], "{missing}"),
+    (["check", f"{EXAMPLES}/submission", "--config", "{missing}"], "{missing}"),
+    (["check", f"{EXAMPLES}/submission", "--config", "{dir}"], "{dir}"),
+    (["batch", "{missing}", "--out", "{dir}/o"], "{missing}"),
+    (["batch", EXAMPLES, "--out", "{dir}/o", "--roster", "{dir}"], "{dir}"),
+    (["batch", EXAMPLES, "--out", "{dir}/o", "--roster", "{missing}"], "{missing}"),
+    (["export", "gradescope", "--config", "{dir}", "--out", "{dir}/b.zip"], "{dir}"),
+    (["quiz", "generate", "--count", "2", "--roster", "{dir}", "--out", "{dir}/q"], "{dir}"),
+    (["quiz", "grade", "--key", "{dir}", f"{EXAMPLES}/responses.csv", "--out", "{dir}/g.csv"], "{dir}"),
+    (["quiz", "grade", "--key", "{missing}", f"{EXAMPLES}/responses.csv", "--out", "{dir}/g.csv"], "{missing}"),
+]
+
+
+CASE_IDS = [f"{' '.join(args[:2])} {i}" for i, (args, _) in enumerate(PATH_CASES)]
+
+
+@pytest.mark.parametrize("args, named", PATH_CASES, ids=CASE_IDS)
+def test_a_path_problem_is_one_line_naming_the_path(run_cli, paths, tmp_path, args, named):
+    key = tmp_path / "quiz"
+    assert run_cli("quiz", "generate", "--count", "2", "--format", "json", "--out", str(key)).code == 0
+    values = {**paths, "key": str(key / "key.json")}
+    r = run_cli(*[a.format(**values) for a in args])
+    assert r.code == 2, (r.code, r.err)
+    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err and "internal error" not in r.err, r.err
+    assert named.format(**values) in r.err, r.err
+
+
+def test_config_typos_and_encodings_are_one_line_naming_the_key(run_cli, tmp_path):
+    cases = [(b"[tolerance]\nbackwards = 3\n", "unknown key [tolerance] backwards: did you mean backward?"),
+             (b"[tolerence]\nforward = 1e-6\n", "unknown section [tolerence]: did you mean tolerance?"),
+             (b"[limits]\nmemory_mb = \"lots\"\n", "[limits] memory_mb must be a number, got 'lots'"),
+             (b"[assignment]\nparts = [\"conv\", \"maxpool\"]\n", "unknown part 'maxpool': did you mean max_pool?"),
+             (b"[speed]\nbands = [{ ratio = 2, fractoin = 1 }]\n", "unknown key fractoin in a [speed] band: did you "
+                                                                     "mean fraction?"),
+             (b"[assignment]\nname = \"Caf\xe9\"\n", "not UTF-8 text (byte 0xe9 at offset 24)")]
+    for text, message in cases:
+        config = tmp_path / "assignment.toml"
+        config.write_bytes(text)
+        for args in (["check", f"{EXAMPLES}/submission"], ["batch", EXAMPLES, "--out", str(tmp_path / "o")]):
+            r = run_cli(*args, "--config", str(config))
+            assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1, (args, r.err)

@@ -4,11 +4,16 @@ Every student answers the same sequence of problem types (drawn from the quiz
 seed alone), each with parameters of their own drawn from
 ``rng(seed, student_id, question id, problem name)``: the same seed and roster
 give the same quizzes on any machine.
+
+With a roster, each student's files go in ``DIR/<student_id>/``, and the LMS
+formats also get a class bank in ``DIR`` (``quiz.xml``, ``quiz-qti.zip``): for each
+question slot, every student's variant, the way Moodle's "random question from
+category" and Canvas's question groups draw one (an LMS cannot hand each
+student a question of their own).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -17,12 +22,15 @@ from typing import Iterable, Sequence
 
 from grader.errors import InputFileError, UsageError
 from grader.problems import Problem, all_problems
+from grader.roster import read_roster as read_class_roster
 from grader.seeding import rng
 
 from . import formats
 from .model import Question, Quiz
 
-FORMATS = {"html": "quiz.html", "json": "quiz.json", "moodle": "quiz.xml", "markdown": "quiz.md"}
+FORMATS = {"html": "quiz.html", "json": "quiz.json", "moodle": "quiz.xml", "markdown": "quiz.md", "qti": "quiz-qti.zip"}
+#: Written when no format is named (the contract's four; Canvas's zip on request).
+DEFAULT_FORMATS = ("html", "json", "moodle", "markdown")
 
 
 def topics() -> dict[str, list[str]]:
@@ -67,6 +75,7 @@ def make_quiz(
     topic_names: Sequence[str] | None = None,
     student_id: str | None = None,
     types: Sequence[Problem] | None = None,
+    student_name: str = "",
 ) -> Quiz:
     """One quiz; with ``student_id``, that student's own variant."""
     types = list(types) if types is not None else plan(count, seed, topic_names)
@@ -76,57 +85,42 @@ def make_quiz(
         params = problem.sample(rng(seed, student_id or "", qid, problem.name))
         questions.append(Question(qid, problem.name, params, problem.solve(params)))
     title = f"CNN quiz (seed {seed})"
-    return Quiz(seed, tuple(questions), student_id, title)
+    return Quiz(seed, tuple(questions), student_id, title, student_name)
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
 
 
-def read_roster(path: str | os.PathLike) -> list[str]:
-    """Student ids from a CSV file with a ``student_id`` column."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames or "student_id" not in [f.strip() for f in reader.fieldnames]:
-                raise InputFileError(f"{path}: the roster needs a 'student_id' column (found: {', '.join(reader.fieldnames or []) or 'nothing'})")
-            column = next(f for f in reader.fieldnames if f.strip() == "student_id")
-            ids = []
-            for line, row in enumerate(reader, 2):
-                sid = (row.get(column) or "").strip()
-                if not sid:
-                    continue
-                if not _SAFE_ID.match(sid):
-                    raise InputFileError(
-                        f"{path}:{line}: student_id {sid!r} can't name a folder (use letters, digits, '.', '_', '-', '@', '+')"
-                    )
-                ids.append(sid)
-    except OSError as exc:
-        raise InputFileError(f"cannot read roster {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputFileError(f"{path}: not a readable CSV file ({exc})") from None
-    dupes = sorted({s for s in ids if ids.count(s) > 1})
-    if dupes:
-        raise InputFileError(f"{path}: student_id {dupes[0]!r} appears more than once")
-    if not ids:
-        raise InputFileError(f"{path}: the roster lists no students")
-    return ids
+def read_roster(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """(student id, name) for each student of a roster CSV (a ``student_id`` column, a
+    ``name`` column when there is one; comma, semicolon or tab), in the roster's order.
+    Each id names the student's folder, so it must be one a file system takes."""
+    roster = read_class_roster(path)
+    for student in roster.students:
+        if not _SAFE_ID.match(student.student_id):
+            raise InputFileError(f"roster {path}: student_id {student.student_id!r} can't name a folder "
+                                 "(use letters, digits, '.', '_', '-', '@', '+')")
+    return [(s.student_id, s.name) for s in roster.students]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename."""
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data, encoding="utf-8")
     os.replace(tmp, path)
 
 
-def write_quiz(quiz: Quiz, folder: Path, kinds: Iterable[str]) -> list[Path]:
+def write_quiz(quiz: Quiz, folder: Path, kinds: Iterable[str], cache: dict | None = None) -> list[Path]:
+    """The quiz in each format under ``folder``.  The LMS formats are made first: the page's
+    answer areas then reuse the layouts they computed."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind in kinds:
-        path = folder / FORMATS[kind]
-        write_atomic(path, formats.RENDERERS[kind](quiz))
-        written.append(path)
-    return written
+    kinds = list(kinds)
+    for kind in sorted(kinds, key=lambda k: k not in formats.BANKS):
+        write_atomic(folder / FORMATS[kind], formats.RENDERERS[kind](quiz, cache))
+    return [folder / FORMATS[kind] for kind in kinds]
 
 
 def generate(
@@ -137,8 +131,8 @@ def generate(
     roster: str | os.PathLike | None = None,
     kinds: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Write the quiz (or one per student) and key.json under ``out``."""
-    kinds = list(dict.fromkeys(kinds or FORMATS))
+    """Write the quiz (or one per student, and the LMS formats' class bank) and key.json under ``out``."""
+    kinds = list(dict.fromkeys(kinds or DEFAULT_FORMATS))
     bad = [k for k in kinds if k not in FORMATS]
     if bad:
         raise UsageError(f"unknown format {bad[0]!r}; formats: {', '.join(FORMATS)}")
@@ -147,18 +141,28 @@ def generate(
         raise UsageError(f"--out {folder} exists and is not a folder")
     types = plan(count, seed, topic_names)
     written: list[Path] = []
-    if roster is None:
-        quiz = make_quiz(count, seed, types=types)
-        written += write_quiz(quiz, folder, kinds)
-        key = {"seed": seed, "questions": [q.key_entry() for q in quiz.questions]}
-    else:
-        students = {}
-        for sid in read_roster(roster):
-            quiz = make_quiz(count, seed, student_id=sid, types=types)
-            written += write_quiz(quiz, folder / sid, kinds)
-            students[sid] = {"questions": [q.key_entry() for q in quiz.questions]}
-        key = {"seed": seed, "students": students}
-    folder.mkdir(parents=True, exist_ok=True)
-    write_atomic(folder / "key.json", json.dumps(key, indent=1, ensure_ascii=False) + "\n")
+    try:
+        if roster is None:
+            quiz = make_quiz(count, seed, types=types)
+            written += write_quiz(quiz, folder, kinds)
+            key = {"seed": seed, "questions": [q.key_entry() for q in quiz.questions]}
+        else:
+            students = {}
+            banks = {kind: formats.BANKS[kind]() for kind in kinds if kind in formats.BANKS}
+            for sid, name in read_roster(roster):
+                quiz = make_quiz(count, seed, student_id=sid, types=types, student_name=name)
+                cache: dict = {}  # the student's questions converted once, for their files and the banks
+                written += write_quiz(quiz, folder / sid, kinds, cache)
+                for bank in banks.values():
+                    bank.add(quiz, cache)
+                students[sid] = {"questions": [q.key_entry() for q in quiz.questions]}
+            for kind, bank in banks.items():
+                write_atomic(folder / FORMATS[kind], bank.text())
+                written.append(folder / FORMATS[kind])
+            key = {"seed": seed, "students": students}
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder / "key.json", json.dumps(key, indent=1, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write the quiz under {folder}: {exc.strerror or exc}") from None
     written.append(folder / "key.json")
     return written

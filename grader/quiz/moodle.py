@@ -1,39 +1,65 @@
-"""Moodle XML export (Moodle's documented "Moodle XML format").
+"""Moodle XML export (Moodle's documented "Moodle XML format"), graded as ``quiz grade`` grades.
 
-Each question becomes the Moodle type that fits its answer:
+Each question becomes the Moodle type that fits its answer (see :mod:`.blanks`):
 
-- an integer                -> ``numerical`` (tolerance 0)
-- a shape                   -> ``shortanswer`` (every usual spelling accepted)
-- one of a set of options   -> ``multichoice`` (single answer)
-- a matrix or several parts -> ``cloze`` (embedded NUMERICAL / SHORTANSWER /
-  MULTICHOICE sub-questions, one per cell or part)
+- one integer or number      -> ``numerical`` (the answer's tolerance)
+- one shape                  -> ``shortanswer`` (every usual spelling accepted)
+- one of a set of options    -> ``multichoice`` (single answer; the options are
+  the answers, not repeated in the text)
+- a matrix or several parts  -> ``cloze``: one NUMERICAL / SHORTANSWER blank a
+  leaf, in a grid for a matrix and a table for a per-layer answer
 
-Known mistakes become extra answers worth 0% whose feedback names the
-mistake, so Moodle tells a student "forgot the +1" as our own grader does.
-A catch-all ``*`` answer gives the general "not right" feedback.
+Known mistakes are extra answers worth 0% whose feedback names them, one answer
+a wrong value with the feedback of every mistake that gives it; ``*`` catches
+the rest.  Every answer's fraction is 100% or 0%, both in Moodle's fixed list
+(``question_bank::fraction_options_full()``).
+
+Weights.  Moodle's importer ignores ``<defaultgrade>`` for a cloze question and
+makes its mark the sum of its blanks' weights, which are whole numbers
+(``{2:NUMERICAL:...}``; ``qtype_multianswer_extract_question``), and it grades
+a cloze question as the weighted share of its blanks that are right.  With
+every blank weighing the same, that share is ``quiz grade``'s: each leaf an
+equal part of the question.  A quiz file puts all its questions on one scale,
+the smallest whole number ``scale`` for which every cloze question's blanks get
+equal whole weights summing to ``scale × points``: each question imports worth
+``scale × points``, so every question keeps its weight relative to the others
+(a 4×4 matrix is not worth 16 beside 1).  The class bank holds every student's
+variant of each slot, whose blank counts differ (a 4×4, 5×5 or 6×6 matrix; 7 to 23
+blanks for a network), so one scale for all would be the least common multiple of
+them all, in the millions.  The bank is meant for "random question from category"
+slots, where Moodle gives the slot its own mark (1 by default, our points) and
+divides the drawn question's score by the question's own mark: there each
+question keeps its own scale (a cloze blank weighs 1).
 """
 
 from __future__ import annotations
 
-import html
-import json
+import html as htmllib
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
-from markupsafe import escape
+from markupsafe import Markup
 
-from grader.problems.answers import Bytes, Choice, Integer, LeafFormat, Matrix, Number, Shape
+from grader.problems.answers import Choice, LeafFormat, Shape
 from grader.render import render
 
+from .blanks import Blank, Layout, blanks_html, converted, number
 from .model import Question, Quiz
+
+#: Stand for a blank's weight in a cloze question's text, and for a question's mark, until the
+#: file's scale is known: each question is rendered once, for its student's file and the bank.
+WEIGHT = "\ue000"
+MARK = "\ue001"
 
 
 @dataclass
 class MoodleAnswer:
     text: str
-    fraction: float
+    fraction: float  # percent
     feedback: str = ""
     tolerance: float | None = None
 
@@ -42,9 +68,18 @@ class MoodleAnswer:
 class MoodleQuestion:
     type: str
     name: str
-    html: str
+    html: str  # cloze: with WEIGHT where each blank's weight goes
     points: float
     answers: list[MoodleAnswer] = field(default_factory=list)
+    blanks: int = 0  # a cloze question's blanks
+    slot: str = ""  # the question id, whose category it goes in
+    weight: int = 1  # a cloze blank's weight, once the scale is set
+    mark: float = 1.0  # what the question imports worth
+    xml: str = ""  # the question's element, with WEIGHT and MARK for the scale's numbers
+
+    def element(self) -> str:
+        """The question's XML with this file's mark and weights."""
+        return self.xml.replace(MARK, f"{self.mark:.7f}").replace(WEIGHT, str(self.weight))
 
 
 def shape_spellings(shape: Any) -> list[str]:
@@ -60,62 +95,55 @@ def _spellings(shape: tuple[int, ...]) -> tuple[str, ...]:
     ]))
 
 
-def _tolerance(leaf: LeafFormat, value: Any) -> float:
-    if isinstance(leaf, Bytes):
-        return round(abs(float(value)) * leaf.rel_tol, 3)
-    if isinstance(leaf, (Matrix, Number)):
-        return leaf.atol
-    return 0
+def plain(value: Any) -> str:
+    """A number as Moodle reads it: no grouping (Moodle reads "1,040" as a decimal comma
+    in some languages), up to 10 significant digits."""
+    v = float(value)
+    return str(int(v)) if v.is_integer() else f"{v:.10g}"
 
 
-def _mistakes_by_path(question: Question, leaves: list) -> dict[str, list[tuple[Any, str]]]:
-    """Each part's wrong values, with the feedback of the mistakes that give them.
-    A mistake that gets a part right (``leaves``: the right answer's) tells nothing there."""
-    fmt = question.type.answer_format
-    right = {path: value for path, _, value in leaves}
-    grouped: dict[str, dict[Any, tuple[Any, list[str]]]] = {}
-    for m in question.type.telling_mistakes(question.params):
-        for path, _, value in fmt.leaves(m.answer):
-            if path in right and value == right[path]:
-                continue
-            slot = grouped.setdefault(path, {}).setdefault(_json_key(value), (value, []))
-            slot[1].append(m.feedback)
-    return {path: [(v, " or ".join(fbs)) for v, fbs in by_value.values()] for path, by_value in grouped.items()}
+def convert(question: Question, student_id: str | None = None) -> MoodleQuestion:
+    """One question as Moodle sees it (its mark and a cloze question's weights are set by :func:`scaled`)."""
+    q = _convert(question, student_id)
+    q.xml = render("quiz_question.xml.j2", q=q, mark=MARK)
+    return q
 
 
-def _json_key(value: Any) -> Any:
-    """Equal for values that write the same JSON (an int stands for itself: it writes as ``str(int)``)."""
-    return value if type(value) is int else json.dumps(value)
+def _convert(question: Question, student_id: str | None) -> MoodleQuestion:
+    lay = question.layout
+    name = f"{question.id} {question.problem}" + (f" ({student_id})" if student_id else "")
+    text = question.statement_html
+    common = {"name": name, "points": question.points, "slot": question.id, "mark": question.points}
+    if lay.kind == "choice":
+        return MoodleQuestion("multichoice", html=text, answers=_choice_answers(lay.blanks[0]), **common)
+    if lay.kind == "single" and isinstance(lay.blanks[0].leaf, Shape):
+        return MoodleQuestion("shortanswer", html=text, answers=_shape_answers(lay.blanks[0]), **common)
+    if lay.kind == "single":
+        return MoodleQuestion("numerical", html=text, answers=_numerical_answers(lay.blanks[0]), **common)
+    return MoodleQuestion("cloze", html=text + cloze_part(lay), blanks=len(lay.blanks), **common)
 
 
-def convert(question: Question) -> MoodleQuestion:
-    fmt = question.type.answer_format
-    leaves = fmt.leaves(question.answer)
-    wrong = _mistakes_by_path(question, leaves)
-    name = f"{question.id} {question.problem}"
-    html = question.statement_html
-    if len(leaves) == 1 and isinstance(leaves[0][1], (Integer, Bytes, Shape, Choice)):
-        path, leaf, value = leaves[0]
-        mistakes = [(v, fb) for v, fb in wrong.get(path, []) if not leaf.same(value, v)]
-        if isinstance(leaf, Choice):
-            answers = [
-                MoodleAnswer(label, 100 if key == value else 0,
-                             "Correct." if key == value else next((fb for v, fb in mistakes if v == key), "Not the best strategy here."))
-                for key, label in leaf.options
-            ]
-            return MoodleQuestion("multichoice", name, html, question.points, answers)
-        if isinstance(leaf, Shape):
-            answers = [MoodleAnswer(s, 100, "Correct.") for s in shape_spellings(value)]
-            for v, fb in mistakes:
-                answers += [MoodleAnswer(s, 0, fb) for s in shape_spellings(v)[:3]]
-            answers.append(MoodleAnswer("*", 0, "Not right: write the shape as (rows, columns)."))
-            return MoodleQuestion("shortanswer", name, html, question.points, _dedupe(answers))
-        tol = _tolerance(leaf, value)
-        answers = [MoodleAnswer(str(int(value)), 100, "Correct.", tol)]
-        answers += [MoodleAnswer(str(int(v)), 0, fb, 0) for v, fb in mistakes]
-        answers.append(MoodleAnswer("*", 0, "Not right.", 0))
-        return MoodleQuestion("numerical", name, html, question.points, _dedupe(answers))
-    return MoodleQuestion("cloze", name, html + cloze_part(question, leaves, wrong), question.points)
+def _choice_answers(blank: Blank) -> list[MoodleAnswer]:
+    why = {w.value: w.feedback for w in blank.wrong}
+    return [MoodleAnswer(label, 100 if key == blank.value else 0,
+                         "Correct." if key == blank.value else why.get(key, "Not the best strategy here."))
+            for key, label in blank.leaf.options]
+
+
+def _shape_answers(blank: Blank) -> list[MoodleAnswer]:
+    answers = [MoodleAnswer(s, 100, "Correct.") for s in shape_spellings(blank.value)]
+    for w in blank.wrong:
+        answers += [MoodleAnswer(s, 0, w.feedback) for s in shape_spellings(w.value)[:3]]
+    answers.append(MoodleAnswer("*", 0, "Not right: write the shape as (rows, columns)."))
+    return _dedupe(answers)
+
+
+def _numerical_answers(blank: Blank) -> list[MoodleAnswer]:
+    tol = blank.leaf.tolerance(blank.value)
+    answers = [MoodleAnswer(plain(number(blank.leaf, blank.value)), 100, "Correct.", tol)]
+    answers += [MoodleAnswer(plain(number(blank.leaf, w.value)), 0, w.feedback, 0) for w in blank.wrong]
+    answers.append(MoodleAnswer("*", 0, "Not right.", 0))
+    return _dedupe(answers)
 
 
 def _dedupe(answers: list[MoodleAnswer]) -> list[MoodleAnswer]:
@@ -135,78 +163,124 @@ def cloze_escape(text: str) -> str:
     """Escape the characters that end or split a cloze sub-question."""
     if not _CLOZE_SPECIAL.search(text):  # most labels and every shape's spellings
         return text
-    text = html.escape(text, quote=False)
+    text = htmllib.escape(text, quote=False)
     for ch in "\\}#~/\"":
         text = text.replace(ch, "\\" + ch)
     return text
 
 
-def cloze_code(leaf: LeafFormat, value: Any, mistakes: list[tuple[Any, str]]) -> str:
-    """One embedded sub-question, e.g. ``{1:NUMERICAL:=55:0#Correct~%0%54:0#forgot the +1}``."""
-    mistakes = [(v, fb) for v, fb in mistakes if not leaf.same(value, v)]
+def cloze_code(blank: Blank) -> str:
+    """One blank, e.g. ``{W:NUMERICAL:=55:0#Correct.~%0%54:0#forgot the +1}`` (W: its weight)."""
+    value = tuple(blank.value) if type(blank.value) is list else blank.value  # hashable, for the cache
+    return _code(blank.leaf, value, tuple([(tuple(w.value) if type(w.value) is list else w.value, w.feedback)
+                                           for w in blank.wrong]))
+
+
+@lru_cache(maxsize=16384)  # the same cells recur with the same mistakes, student after student
+def _code(leaf: LeafFormat, value: Any, wrong: tuple[tuple[Any, str], ...]) -> str:
     if isinstance(leaf, Choice):
-        opts = [
-            ("=" if key == value else "") + cloze_escape(label) + "#"
-            + cloze_escape("Correct." if key == value else next((fb for v, fb in mistakes if v == key), "Not this one."))
-            for key, label in leaf.options
-        ]
-        return "{1:MULTICHOICE:" + "~".join(opts) + "}"
+        why = dict(wrong)
+        opts = [("=" if key == value else "") + cloze_escape(label) + "#"
+                + cloze_escape("Correct." if key == value else why.get(key, "Not this one."))
+                for key, label in leaf.options]
+        return "{" + WEIGHT + ":MULTICHOICE:" + "~".join(opts) + "}"
     if isinstance(leaf, Shape):
         opts = [f"={cloze_escape(s)}#Correct." for s in shape_spellings(value)]
-        for v, fb in mistakes:
+        for v, fb in wrong:
             opts += [f"%0%{cloze_escape(s)}#{cloze_escape(fb)}" for s in shape_spellings(v)[:3]]
-        return "{1:SHORTANSWER:" + "~".join(dict.fromkeys(opts)) + "}"
-    tol = _tolerance(leaf, value)
-    opts = [f"={_plain(value)}:{tol:g}#Correct."]
-    opts += [f"%0%{_plain(v)}:0#{cloze_escape(fb)}" for v, fb in mistakes]
-    return "{1:NUMERICAL:" + "~".join(dict.fromkeys(opts)) + "}"
+        return "{" + WEIGHT + ":SHORTANSWER:" + "~".join(dict.fromkeys(opts)) + "}"
+    tol = leaf.tolerance(value)
+    opts = [f"={plain(number(leaf, value))}:{plain(tol)}#Correct."]
+    opts += [f"%0%{plain(number(leaf, v))}:0#{cloze_escape(fb)}" for v, fb in wrong]
+    return "{" + WEIGHT + ":NUMERICAL:" + "~".join(dict.fromkeys(opts)) + "}"
 
 
-def _plain(value: Any) -> str:
-    """A number as Moodle reads it: no grouping, up to 10 significant digits."""
-    v = float(value)
-    return str(int(v)) if v.is_integer() else f"{v:.10g}"
+def cloze_part(lay: Layout) -> str:
+    """The blanks of a cloze question as HTML, shaped like the answer."""
+    return blanks_html(lay, cloze_code)
 
 
-def cloze_part(question: Question, leaves: list, wrong: dict[str, list[tuple[Any, str]]]) -> str:
-    """The answer blanks of a cloze question, as HTML."""
-    rows = []
-    for path, leaf, value in leaves:
-        if isinstance(leaf, Matrix):
-            known = _parsed(wrong.get(path, []))  # each mistake's matrix read once, not once a cell
-            cell = Number(leaf.atol, leaf.rtol)
-            cells = [[_cell_code(cell, v, _cell_mistakes(known, i, j, v)) for j, v in enumerate(row)]
-                     for i, row in enumerate(leaf.parse(value))]
-            table = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in cells)
-            rows.append(f"<p>{escape(path or 'Answer')}:</p><table border=\"1\">{table}</table>")
-        else:
-            rows.append(f"<p>{escape(path)}: {cloze_code(leaf, value, wrong.get(path, []))}</p>")
-    return "".join(rows)
+# ---------------------------------------------------------------- weights
 
 
-def _cell_mistakes(known: list[tuple[tuple[tuple[float, ...], ...], str]], i: int, j: int,
-                   right: float) -> tuple[tuple[float, str], ...]:
-    """Cell (i, j) of each mistake's matrix that has one; a mistake that gets the cell right tells nothing there."""
-    return tuple((m[i][j], fb) for m, fb in known if i < len(m) and j < len(m[i]) and m[i][j] != right)
+def _points(value: float) -> Fraction:
+    return Fraction(value).limit_denominator(10**6)
 
 
-@lru_cache(maxsize=4096)  # the same few numbers and mistakes recur cell after cell, student after student
-def _cell_code(cell: Number, value: float, mistakes: tuple[tuple[float, str], ...]) -> str:
-    return cloze_code(cell, value, list(mistakes))
+def _unit(q: MoodleQuestion) -> int:
+    """The smallest scale at which ``q``'s blanks get equal whole weights: scale × points / blanks whole."""
+    if not q.blanks:
+        return 1
+    p = _points(q.points)
+    return q.blanks * p.denominator // math.gcd(p.numerator, q.blanks * p.denominator)
 
 
-def _parsed(mistakes: list[tuple[Any, str]]) -> list[tuple[tuple[tuple[float, ...], ...], str]]:
+def scaled(questions: Sequence[MoodleQuestion], scale: int) -> list[MoodleQuestion]:
+    """The questions worth ``scale × points`` each, cloze blanks weighing ``scale × points / blanks``."""
     out = []
-    for matrix, fb in mistakes:
-        try:
-            out.append((Matrix().parse(matrix), fb))
-        except ValueError:  # InvalidResponse included: a mistake that is no matrix has no cells
-            continue
+    for q in questions:
+        mark = _points(q.points) * scale
+        weight = mark / q.blanks if q.blanks else 1
+        assert weight == int(weight), (q.name, scale)
+        out.append(replace(q, weight=int(weight), mark=float(mark)))
     return out
 
 
-def to_moodle_xml(quiz: Quiz) -> str:
-    category = f"$course$/grader/seed-{quiz.seed}" + (f"/{quiz.student_id}" if quiz.student_id else "")
-    questions = [convert(q) for q in quiz.questions]
-    return render("quiz.xml.j2", category=category, questions=questions)
+def common_scale(questions: Sequence[MoodleQuestion]) -> int:
+    """The smallest scale at which every cloze question's blanks get equal whole weights."""
+    return math.lcm(1, *(_unit(q) for q in questions))
 
+
+#: The largest mark Moodle stores: ``question.defaultmark`` is a DECIMAL(12,7).
+MAX_MARK = 99999.9999999
+
+
+def to_moodle_xml(quiz: Quiz, cache: dict | None = None) -> str:
+    """One quiz: every question on one scale (see the module docstring), each in its slot's
+    category.  Should that scale make a mark larger than Moodle stores (a long quiz of many
+    blank counts: 16, 25, 13, 23...), each question keeps its own scale, as in the bank, and
+    the file says so: give each question its points as its mark in the Moodle quiz."""
+    questions = converted(quiz, cache, "moodle", lambda q: convert(q, quiz.student_id))
+    scale = common_scale(questions)
+    if scale * max((q.points for q in questions), default=1) <= MAX_MARK:
+        return render_file(quiz, _by_slot(scaled(questions, scale)))
+    note = (f"One scale for these questions would be {scale:,}, past the largest mark Moodle stores: each "
+            f"question is on a scale of its own; in the quiz, give each question its points as its mark.")
+    return render_file(quiz, _by_slot([scaled([q], _unit(q))[0] for q in questions]), note=note)
+
+
+class Bank:
+    """The class bank, built a student at a time: for each question slot one category holding
+    every student's variant, ready for one "random question from category" slot each; each
+    question on its own scale.  Only each question's XML is kept, not the questions."""
+
+    def __init__(self) -> None:
+        self.quiz: Quiz | None = None
+        self.slots: dict[str, list[str]] = {}
+
+    def add(self, quiz: Quiz, cache: dict | None = None) -> None:
+        self.quiz = self.quiz or quiz
+        for mq in converted(quiz, cache, "moodle", lambda q: convert(q, quiz.student_id)):
+            self.slots.setdefault(mq.slot, []).append(scaled([mq], _unit(mq))[0].element())
+
+    def text(self) -> str:
+        assert self.quiz is not None, "a bank of no quiz"
+        return render_file(self.quiz, list(self.slots.items()), bank=True)
+
+
+def category(quiz: Quiz, slot: str) -> str:
+    return f"$course$/{quiz.name}/{slot}"
+
+
+def render_file(quiz: Quiz, slots: Sequence[tuple[str, list[str]]], bank: bool = False, note: str = "") -> str:
+    """The XML: for each slot, a category element, then its questions' XML."""
+    groups = [{"category": category(quiz, slot), "questions": [Markup(x) for x in xml],  # escaped by convert()
+               "info": f"Question {slot} of {quiz.title}: "
+                       + ("every student's variant, for one 'random question from this category' slot."
+                          if bank else "its question.")}
+              for slot, xml in slots]
+    return render("quiz.xml.j2", groups=groups, note=note)
+
+
+def _by_slot(questions: Sequence[MoodleQuestion]) -> list[tuple[str, list[str]]]:
+    return [(q.slot, [q.element()]) for q in questions]

@@ -56,12 +56,16 @@ def test_a_mixed_class_gives_one_row_each_and_resumes(klass, tmp_path):
     assert book["alice"]["score"] == "30" and book["alice"]["status"] == "graded"
     assert float(book["bob"]["score"]) < 30 and book["bob"]["conv"] != ""
     assert float(book["carol"]["max_pool"]) < 10 and book["carol"]["avg_pool"] == "10"
-    assert book["dave"]["score"] == "20" and book["dave"]["avg_pool"] == ""  # cs231n layout, from a zip
+    # every row out of the assignment's 30: the cs231n layout (from a zip) has no avg_pool, 0 of its 10;
+    # a submission that could not be graded is 0 of 30
+    assert {row["max_score"] for row in book.values()} == {"30"}
+    assert book["dave"]["score"] == "20" and book["dave"]["avg_pool"] == "0"
     assert book["erin"]["status"].startswith("error") and "zip" in book["erin"]["status"].lower()
     assert book["mallory"]["status"].startswith("error") and "unsafe" in book["mallory"]["status"]
+    assert book["erin"]["score"] == book["mallory"]["score"] == "0"
     assert book["frank"]["score"] == "30"  # noise on stdout changes nothing
     for name in ("alice", "bob", "carol", "dave", "frank"):
-        for file in ("results.json", "report.json", "report.html"):
+        for file in ("results.json", "report.json", "report.html", "source.json"):
             assert (out / name / file).is_file()
     assert not (out / "erin").exists()
     assert sorted(s[2] for s in seen) == sorted(book) and seen[-1][:2] == (7, 7)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -127,8 +129,23 @@ def test_avg_matches_torch_autograd(case):
 )
 def test_each_mistake_is_named(case, response, key):
     grade = P.grade(P.validate(case), response)
-    assert grade.status == "wrong"
+    assert grade.status in ("wrong", "partial")
     assert grade.mistakes == (key,)
+    # each cell is an equal share of the question (as each blank of a Moodle cloze is):
+    # the score is the fraction of cells that agree with the hand-worked / autograd answer
+    typed = np.array([[float(Fraction(v)) for v in row.split()] for row in response.split(";")])
+    right = torch_grad(case["input"], case["kind"], case["kernel_size"], case.get("stride", case["kernel_size"]),
+                       case["upstream"]) if case is not TIES else solve(**TIES)
+    assert grade.score == pytest.approx(np.isclose(typed, right, atol=0.005).mean())
+    assert grade.score < 1
+
+
+def test_an_all_zero_matrix_earns_its_zero_cells_and_names_no_mistake():
+    # 0 is the right value of most cells of a max-pooling gradient: those cells are
+    # right, and the zeros match many mistakes' matrices cell by cell, none of them whole
+    grade = P.grade(P.validate(TIES), "0 0 0; 0 0 0; 0 0 0")
+    assert grade.score == pytest.approx(5 / 9)  # [[1,2,0],[3,0,4],[0,0,0]] has five zeros
+    assert grade.mistakes == () and "4 of 9 cells wrong" in grade.feedback
 
 
 @pytest.mark.parametrize(
@@ -149,7 +166,10 @@ def test_fractions_and_rounded_decimals_are_accepted():
 
 
 def test_wrong_shape_response_is_wrong_not_an_error():
-    assert P.grade(P.validate(TIES), "1 2; 3 4").status == "wrong"
+    # a 2x2 typed for a 3x3 answer: no cell is where the right one is, and the feedback says why
+    grade = P.grade(P.validate(TIES), "1 2; 3 4")
+    assert (grade.status, grade.score) == ("wrong", 0.0)
+    assert "the answer is 2×2, the matrix is 3×3" in grade.feedback
 
 
 def test_matrix_params_as_text_and_default_stride():

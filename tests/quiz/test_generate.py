@@ -114,15 +114,16 @@ def test_bad_options_exit_2_with_one_line(tmp_path, run_cli, args, message):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("name\nAda\n", "needs a 'student_id' column"),
+        ("name\nAda\n", "needs a student_id column"),
         ("student_id\n../etc\n", "can't name a folder"),
-        ("student_id\na1\na1\n", "appears more than once"),
+        ("student_id\na1\na1\n", "'a1' is also on line 2"),
         ("student_id\n", "lists no students"),
+        (b"student_id,name\ns1,Ad\xe9\n", "not UTF-8"),
     ],
 )
 def test_bad_rosters_exit_2(tmp_path, run_cli, content, message):
     roster = tmp_path / "r.csv"
-    roster.write_text(content)
+    roster.write_bytes(content if isinstance(content, bytes) else content.encode())
     r = run_cli("quiz", "generate", "--roster", str(roster), "--out", str(tmp_path / "q"))
     assert r.code == 2 and message in r.err and len(r.err.strip().splitlines()) == 1
 
@@ -136,6 +137,49 @@ def test_html_is_self_contained_and_shows_matrices_as_tables(tmp_path):
     assert html.count('<li id="q') == 11
     if any(q["problem"] == "pool-backprop" for q in key["questions"]):
         assert '<table class="matrix">' in html
+
+
+def test_a_roster_prints_each_students_name_and_the_lms_bank_goes_beside(tmp_path, run_cli):
+    # a semicolon roster from a spreadsheet, with a name column
+    (tmp_path / "r.csv").write_text("student_id;name;email\ns1;Ada Lovelace;ada@x\ns2;;g@x\n", encoding="utf-8")
+    r = run_cli("quiz", "generate", "--count", "3", "--seed", "2", "--roster", str(tmp_path / "r.csv"),
+                "--format", "html", "--format", "markdown", "--format", "moodle", "--format", "json",
+                "--out", str(tmp_path / "q"))
+    assert r.code == 0, r.err
+    assert r.out.startswith("wrote 10 files") and "(2 students)" in r.out  # 2 × 4, the Moodle bank, key.json
+    html = (tmp_path / "q" / "s1" / "quiz.html").read_text()
+    assert "Name: <strong>Ada Lovelace</strong>" in html and "Student ID: <strong>s1</strong>" in html
+    assert "Ada Lovelace (s1)" in (tmp_path / "q" / "s1" / "quiz.md").read_text()
+    assert json.loads((tmp_path / "q" / "s1" / "quiz.json").read_text())["student_name"] == "Ada Lovelace"
+    assert "Name: </span>" in (tmp_path / "q" / "s2" / "quiz.html").read_text()  # no name: a line to write it on
+    assert (tmp_path / "q" / "quiz.xml").exists()  # the Moodle bank of every variant
+
+
+def test_answer_areas_are_shaped_like_the_answer_and_hold_no_answer(tmp_path):
+    from grader.quiz.formats import to_html
+
+    from quiz_cases import ISSUE_QUIZ
+
+    html = to_html(ISSUE_QUIZ)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    items = {m.group(1): m.group(2) for m in re.finditer(r'<li id="(q\d+)">(.*?)</li>\n(?=  <li|</ol>)', html, re.S)}
+    grid = re.search(r'<table class="answer-grid"[^>]*>(.*?)</table>', items["q2"], re.S).group(1)
+    assert [len(re.findall("<td></td>", row)) for row in re.findall("<tr>(.*?)</tr>", grid)] == [4, 4, 4, 4]
+    table = re.search(r'<table class="answer-table">(.*?)</table>', items["q3"], re.S).group(1)
+    rows = re.findall(r"<tr><th>([^<]*)</th>(.*?)</tr>", table)
+    assert [label for label, _ in rows] == ["", "conv3-8p1", "pool2", "fc32", "fc10", "total params"]
+    assert all(re.fullmatch(r"(<td( class=\"none\")?></td>)+", cells) for _, cells in rows[1:])  # empty cells
+    assert '<dt>params</dt><dd></dd>' in items["q6"] and '<dt>output shape</dt>' in items["q6"]
+    options = re.findall(r'<li><span class="box"></span>\(([a-d])\) ', items["q4"])
+    assert options == ["a", "b", "c", "d"]
+    assert items["q4"].count("Train a linear classifier on activations") == 1  # listed once
+    assert '<div class="answer"></div>' in items["q1"]
+
+
+def test_an_unwritable_out_is_one_line_and_exit_2(tmp_path, run_cli):
+    (tmp_path / "file").write_text("not a folder")
+    r = run_cli("quiz", "generate", "--count", "1", "--out", str(tmp_path / "file" / "q"))
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
 
 
 def test_roster_ids_are_escaped_in_html(tmp_path):
