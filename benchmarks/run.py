@@ -34,7 +34,7 @@ from pathlib import Path
 from _common import ROOT, fail, has_nvidia_driver, machine, median
 
 HERE = Path(__file__).resolve().parent
-# name: (issue 7's target number, script, full-run arguments, --quick arguments)
+# name: (target number: issue 7's targets 1-6, later ones the issue that added them; script, full-run arguments, --quick arguments)
 BENCHMARKS = {
     "check_overhead": (1, "check_overhead.py", ["--repeats", "5", "--default-repeats", "3", "--startups", "5"],
                        ["--repeats", "2", "--default-repeats", "1", "--startups", "2"]),
@@ -45,6 +45,7 @@ BENCHMARKS = {
     "quiz_generation": (5, "quiz_generation.py", ["--repeats", "3"], ["--repeats", "1"]),
     "transfer_grading": (6, "transfer_grading.py", ["--device", "cpu", "--repeats", "3", "--warm", "3"],
                          ["--device", "cpu", "--repeats", "1", "--warm", "1"]),
+    "student_mode": (11, "student_mode.py", ["--repeats", "3"], ["--repeats", "1"]),
 }
 CUDA = ("transfer_grading_cuda", (6, "transfer_grading.py", ["--device", "cuda", "--repeats", "3", "--warm", "3"],
                                   ["--device", "cuda", "--repeats", "1", "--warm", "1"]))

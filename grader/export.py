@@ -12,7 +12,12 @@ copy of ``/autograder/submission`` and always writes
 grader cannot grade).  The grader itself travels in the zip as a source tree,
 ``grader-src/``, installed by ``setup.sh``: nothing of the course's but the
 bundle needs to be published.  The assignment goes along as
-``assignment.toml``.
+``assignment.toml``.  The bundle is the instructor's side: it holds the references
+and grades hidden cases on fresh inputs.
+
+The GitHub workflow is the students' side: it installs the student wheel
+(``grader export student``: no references, the public checks), committed with the
+repository, so that it works on its first run without any package index.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from grader.render import render
 
 TORCH_VERSION = "2.13.0"  # the CPU build the project pins (CONTRACT: any 2.x works)
 CONFIG_NAME = "assignment.toml"
+WHEEL_DIR = ".grader"  # where `export github` puts the student wheel, committed with the repository
 SOURCE_DIR = "grader-src"
 # What a source tree of grader holds (pyproject.toml's package-dir maps them into `grader`).
 SOURCE_ENTRIES = ("pyproject.toml", "README.md", "grader", "problems", "reference", "templates")
@@ -41,7 +47,7 @@ PART_FILES = {"conv": "conv.py", "max_pool": "pool.py", "avg_pool": "pool.py", "
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same bundle from the same files
 
 
-def _config_text(config_path: str | os.PathLike | None) -> tuple[config_module.Config, str]:
+def config_text(config_path: str | os.PathLike | None) -> tuple[config_module.Config, str]:
     """The validated configuration and the TOML text to ship (the default file when none is given)."""
     cfg = config_module.load(config_path)  # bad files fail here, with the key named
     if config_path is None:
@@ -133,7 +139,7 @@ def export_gradescope(out_zip: str | os.PathLike, config_path: str | os.PathLike
     honours ``AUTOGRADER_ROOT`` (default ``/autograder``), ``GRADER_BIN``,
     ``GRADER_PARTS``, ``GRADER_SEED`` and ``GRADER_DEVICE``, for trying the bundle
     outside Gradescope."""
-    cfg, text = _config_text(config_path)
+    cfg, text = config_text(config_path)
     task = _task_file(config_path)
     out = Path(out_zip)
     if out.is_dir():
@@ -155,23 +161,26 @@ def export_gradescope(out_zip: str | os.PathLike, config_path: str | os.PathLike
 def export_github(
     out_dir: str | os.PathLike,
     config_path: str | os.PathLike | None = None,
-    grader_spec: str = "cnn-grader",
+    grader_spec: str | None = None,
     fail_under: float = 100.0,
     submission: str = ".",
 ) -> list[Path]:
-    """Write a GitHub Actions workflow that grades the repository on every push.
+    """Write a GitHub Actions workflow that runs the public checks on every push.
 
-    Writes ``out_dir/.github/workflows/grader.yml`` and ``out_dir/BADGE.md`` (the
-    README badge), and copies ``config_path`` to ``out_dir/assignment.toml`` when
-    given.  ``grader_spec`` is what ``pip install`` gets (a name, a version
-    spec, a ``git+https://...`` URL); ``fail_under`` the workflow's default
-    ``FAIL_UNDER``; ``submission`` the folder graded, relative to the
-    repository's root.  Returns the files written."""
+    Writes ``out_dir/.github/workflows/grader.yml``, ``out_dir/BADGE.md`` (the README
+    badge) and ``out_dir/GRADING.md`` (what the workflow checks, and where the hidden
+    grading happens), and copies ``config_path`` to ``out_dir/assignment.toml`` when
+    given.  What the workflow installs: by default the student wheel of the assignment
+    (``grader export student``), written into ``out_dir/.grader/`` to be committed with
+    the repository; or ``grader_spec``, anything ``pip install`` takes (a path, a
+    ``git+https://...`` URL of the course's own build).  ``fail_under`` is the
+    workflow's default ``FAIL_UNDER``; ``submission`` the folder graded, relative to
+    the repository's root.  Returns the files written."""
     if not 0 <= fail_under <= 100:
         raise UsageError(f"fail_under must be a percentage between 0 and 100, got {fail_under!r}")
-    if not grader_spec.strip():
-        raise UsageError("grader_spec must name what to pip install, for example cnn-grader")
-    cfg, text = _config_text(config_path)
+    if grader_spec is not None and not grader_spec.strip():
+        raise UsageError("grader_spec must name what to pip install: a wheel's path or URL, or a git+https URL")
+    cfg, text = config_text(config_path)
     task = _task_file(config_path)
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
@@ -193,10 +202,21 @@ def export_github(
         if task is not None:
             write(Path(task[0]).as_posix(), task[1].read_bytes())
         config_option = f" --config {CONFIG_NAME}"
+    student_wheel = grader_spec is None
+    if student_wheel:
+        from grader.student.build import build_wheel
+
+        (root / WHEEL_DIR).mkdir(parents=True, exist_ok=True)
+        wheel = build_wheel(root / WHEEL_DIR, config_path)
+        written.append(wheel)
+        grader_spec = f"{WHEEL_DIR}/{wheel.name}"
     percent = f"{fail_under:g}"
     write(".github/workflows/grader.yml", render(
         "export_github_workflow.yml.j2", assignment_name=cfg.name or "the assignment", fail_under=percent,
         grader_spec=shlex.quote(grader_spec.strip()), submission=shlex.quote(submission),
-        config_option=config_option))
+        config_option=config_option, student_wheel=student_wheel))
     write("BADGE.md", render("export_badge.md.j2", fail_under=percent))
+    write("GRADING.md", render("export_grading.md.j2", assignment_name=cfg.name or "the assignment",
+                               grader_spec=grader_spec.strip(), student_wheel=student_wheel, fail_under=percent,
+                               transfer="transfer" in cfg.parts))
     return written

@@ -43,20 +43,21 @@ def _functions(parts: list[str]) -> list[str]:
 
 
 def _budget() -> tuple[int, int]:
-    """(epochs, batch size) of the transfer part's training (imports torch)."""
-    from grader.transfer.budget import BATCH_SIZE, EPOCHS
+    """(epochs, batch size) of the transfer part's training."""
+    from grader.transfer.sizes import BATCH_SIZE, EPOCHS
 
     return EPOCHS, BATCH_SIZE
 
 
 def make_starter(out_dir: str | os.PathLike, config_path: str | os.PathLike | None = None,
-                 force: bool = False) -> list[Path]:
+                 force: bool = False, wheel: str | None = None) -> list[Path]:
     """Write the starter kit for the assignment (``config_path``, or the default)
     into ``out_dir`` and return the files written.
 
     Refuses (UsageError) to write into a folder that exists and is not empty,
     unless ``force``: then the kit's files are overwritten and nothing else is
-    touched."""
+    touched.  ``wheel``: the file name of the student install that comes with the kit
+    (``grader export student``), which its README then tells students to install."""
     cfg = config_module.load(config_path)
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
@@ -92,6 +93,6 @@ def make_starter(out_dir: str | os.PathLike, config_path: str | os.PathLike | No
     readme.write_text(render(
         "starter_README.md.j2", files=files, numpy_parts=[p for p in parts if p in NUMPY_PARTS],
         points=cfg.points, tolerance=cfg.tolerance, call_timeout_s=cfg.call_timeout_s,
-        part_timeout_s=cfg.part_timeout_s, memory_mb=cfg.memory_mb, **common), encoding="utf-8")
+        part_timeout_s=cfg.part_timeout_s, memory_mb=cfg.memory_mb, wheel=wheel, **common), encoding="utf-8")
     written.append(readme)
     return written

@@ -25,8 +25,11 @@ pins a hash).  The rotation uses the rational parametrisation t = tan(theta / 2)
 
     cos(theta) = (1 - t^2) / (1 + t^2),    sin(theta) = 2 t / (1 + t^2)
 
-This file imports numpy only: it is also loaded by path in the sandboxed
-child, where ``grader`` is not importable.
+The graded splits are drawn from the grading seed (``graded_splits``): fresh
+images for every grading, so that no pipeline can know a test image in
+advance.  This generator is part of the hidden truth: it lives with the
+references, is hidden from every child that runs student code, and is not in
+what students install (their practice split travels as data instead).
 """
 
 from __future__ import annotations
@@ -35,17 +38,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SIZE = 32
+from grader.transfer.sizes import (BATCH_SIZE, EPOCHS, SIZE, SOURCE_CLASSES,  # noqa: F401 - re-exported
+                                   TARGET_CLASSES, TARGET_TEST, TARGET_TRAIN)
+
 SOURCE_SHAPES = ("disc", "square", "triangle", "cross", "ring",
                  "horizontal_bar", "vertical_bar", "diamond", "plus", "two_dots")
 TARGET_SHAPES = ("frame", "crescent", "corner", "tee")
-SOURCE_CLASSES = len(SOURCE_SHAPES)  # 10
-TARGET_CLASSES = len(TARGET_SHAPES)  # 4
-# The training budget every pipeline gets on the target task (``budget.train``): epochs of batches.
-EPOCHS = 5
-BATCH_SIZE = 32
-#: Sizes of the target task's splits; the test labels stay with the grader.
-TARGET_TRAIN, TARGET_TEST = 300, 200
+assert (len(SOURCE_SHAPES), len(TARGET_SHAPES)) == (SOURCE_CLASSES, TARGET_CLASSES)
 
 _SOURCE_TAG, _TARGET_TAG = 1, 2
 _CENTRES = np.arange(SIZE, dtype=np.float64) + 0.5  # pixel centres along one axis
@@ -181,10 +180,25 @@ def make_target(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return _render(n, seed, _TARGET_TAG, TARGET_SHAPES, TARGET_STYLE)
 
 
+def graded_splits(seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The target task as graded by a run with grading seed ``seed``: 300 training and
+    200 test images, both drawn from seeds derived from it (SHA-256, so the two splits'
+    seeds say nothing of each other or of the grading seed)."""
+    from grader.seeding import derive_seed
+
+    return {"train": make_target(TARGET_TRAIN, derive_seed(seed, "transfer", "train")),
+            "test": make_target(TARGET_TEST, derive_seed(seed, "transfer", "test"))}
+
+
+#: The seed of the practice split that a student install ships (``target_splits(PRACTICE_SEED)``).
+PRACTICE_SEED = 1_000_003
+
+
 def target_splits(seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The target task as graded: ``{"train": (x, y), "test": (x, y)}``, 300 and 200 images.
+    """A fixed split of the target task: ``{"train": (x, y), "test": (x, y)}``, 300 and 200
+    images, for practice (the student install's), tests and instructors' own tasks.
 
     The two splits come from different seeds (2 seed and 2 seed + 1), so they
-    share no image; the grader keeps the test labels to itself.
+    share no image.  Grading uses ``graded_splits`` instead.
     """
     return {"train": make_target(TARGET_TRAIN, 2 * seed), "test": make_target(TARGET_TEST, 2 * seed + 1)}

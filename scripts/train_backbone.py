@@ -38,7 +38,8 @@ if str(ROOT) not in sys.path:  # run from a plain checkout too
 
 import torch  # noqa: E402
 
-from grader.transfer import budget, data  # noqa: E402
+from grader.reference import transfer_data as data  # noqa: E402
+from grader.transfer import budget  # noqa: E402
 from grader.transfer.model import WEIGHTS, TinyResNet  # noqa: E402
 
 N_TRAIN, N_TEST = 12000, 1000

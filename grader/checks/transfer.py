@@ -23,11 +23,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from grader.results import TestResult
+
+if TYPE_CHECKING:
+    from grader.scoring import PartOutcome
 from grader.sandbox import Session
 from grader.sandbox.session import Rules
 
@@ -46,9 +49,11 @@ def _harness() -> Path:
 
 
 def _reference_solution() -> Path:
-    from grader import transfer
+    """The reference's ``build_model`` and ``make_optimizer``: with the other references, hidden
+    from every child that runs student code (and absent from a student install)."""
+    from grader import reference
 
-    return Path(transfer.__file__).resolve().parent / "reference_solution.py"
+    return Path(reference.__file__).resolve().parent / "transfer_solution.py"
 
 
 # What the transfer children import before any call (not charged to anyone, and done while the numpy
@@ -72,28 +77,46 @@ class Task:
     backbone: dict | None = None  # an instructor's {"file", "function"}, or None for the shipped one
 
     @classmethod
-    @functools.cache
-    def default(cls) -> Task:
-        from grader.transfer import data
+    @functools.lru_cache(maxsize=4)
+    def default(cls, seed: int) -> Task:
+        """The shipped task as graded with ``seed``: training and test images drawn from it,
+        fresh for every grading seed (so no test image can be known in advance)."""
+        from grader.reference import transfer_data as data
 
-        splits = data.target_splits()
+        splits = data.graded_splits(seed)
         (train_x, train_y), (test_x, test_y) = splits["train"], splits["test"]
         return cls(data.TARGET_CLASSES, train_x, train_y, test_x, test_y, None, data.EPOCHS, data.BATCH_SIZE)
 
     @classmethod
-    def from_spec(cls, spec: str, base: Path | None = None) -> Task:
+    def practice(cls, public) -> Task:
+        """A student install's task: the practice split shipped in its public cases
+        (``grader.student.public``), never the graded one."""
+        info, arrays = public.transfer, public.arrays
+
+        def images(key: str) -> np.ndarray:  # shipped as the 8-bit values they were quantized to
+            return arrays[key].astype(np.float32) / np.float32(255.0)
+
+        return cls(int(info["num_classes"]), images(info["train_x"]), arrays[info["train_y"]].astype(np.int64),
+                   images(info["test_x"]), arrays[info["test_y"]].astype(np.int64), None, int(info["epochs"]),
+                   int(info["batch_size"]))
+
+    @classmethod
+    def from_spec(cls, spec: str, base: Path | None = None, seed: int | None = None) -> Task:
         """An instructor's task: ``"path/to/task.py:function"`` (relative to ``base``).
 
         The function returns a dict with ``backbone`` (the name of a function
         in the same file that returns the pretrained nn.Module, its head at
         ``.fc``), ``train`` and ``test`` ((x, y) arrays: float32 images
         (N, C, H, W) and int64 labels), ``num_classes``, and optionally
-        ``epochs`` and ``batch_size``.  The file runs in the grader (it is
+        ``epochs`` and ``batch_size``.  A function with a ``seed`` parameter is given
+        the grading seed, to draw a fresh test split per grading as the shipped task
+        does.  The file runs in the grader (it is
         the instructor's code) and again in the sandbox, where only the
         backbone function is called and ``grader`` is not importable: import
         grader only inside the task function.  Both places give the module a
         global ``shipped_backbone``, the shipped pretrained TinyResNet."""
         import importlib.util
+        import inspect
 
         from grader.errors import InputFileError
         from grader.transfer import budget
@@ -109,7 +132,9 @@ class Task:
 
             module.shipped_backbone = pretrained_backbone
             loader.loader.exec_module(module)
-            made = getattr(module, function)()
+            make = getattr(module, function)
+            takes_seed = seed is not None and "seed" in inspect.signature(make).parameters
+            made = make(seed=seed) if takes_seed else make()
             backbone = getattr(module, made["backbone"])()
             (train_x, train_y), (test_x, test_y) = made["train"], made["test"]
         except Exception as exc:  # noqa: BLE001 - the instructor's file: say what broke, in one line
@@ -315,7 +340,8 @@ def judge_accuracy(run: Run, reference: Run, task: Task) -> TestResult:
         return _test(mode, "test accuracy", "accuracy", False,
                      f"test accuracy {acc:.1%}; the reference pipeline failed ({reference.error}), so nothing to compare")
     details = {"accuracy": acc, "reference_accuracy": ref_acc}
-    text = f"test accuracy {acc:.1%} after {task.epochs} epochs (reference pipeline: {ref_acc:.1%})"
+    split = " on the practice split" if reference.stage == PRECOMPUTED else ""
+    text = f"test accuracy {acc:.1%}{split} after {task.epochs} epochs (reference pipeline: {ref_acc:.1%})"
     if acc >= ref_acc - FULL:
         return _test(mode, "test accuracy", "accuracy", True, text, **details)
     fraction = 0.5 if acc >= ref_acc - HALF else 0.0
@@ -326,6 +352,13 @@ def judge_accuracy(run: Run, reference: Run, task: Task) -> TestResult:
 
 def judge_speed(run: Run, reference: Run, points: float) -> TestResult:
     name = f"transfer speed ({run.mode}): training time"
+    if reference.stage == PRECOMPUTED:
+        took = f"your training took {run.seconds:.2f} s; " if run.seconds is not None else ""
+        return TestResult(name, "transfer", "speed", 0.0, 0.0,
+                          f"not run: {took}the autograder times it against the reference pipeline"
+                          + (f" ({points:g} points)" if points else ""),
+                          {"passed": False, "not_run": True,
+                           **({"speed": {"student_s": run.seconds}} if run.seconds is not None else {})})
     if run.seconds is None or reference.seconds is None:
         return TestResult(name, "transfer", "speed", points, 0.0, "not timed: the training did not finish",
                           {"passed": points == 0})
@@ -351,41 +384,83 @@ class Started:
     also hand over the pretrained weights, so the parent never imports torch for the shipped
     task).  ``grade_transfer`` waits for both; ``close`` ends what was started if it never does."""
 
-    def __init__(self, root: Path, limits, seed: int, device: str, task: Task | None = None, protected=()):
-        from concurrent.futures import ThreadPoolExecutor
-        from dataclasses import replace
+    def __init__(self, root: Path, limits, seed: int, device: str, task: Task | None = None, hidden=(),
+                 protected=(), precomputed=None):
+        from concurrent.futures import Future, ThreadPoolExecutor
 
-        from grader.grading import hidden_folders
-
-        self.task = task or Task.default()
+        self._task: Future = Future()  # the shipped task's images are drawn in the references' thread
+        if task is not None:
+            self._task.set_result(task)
+        self.seed = seed
+        self.precomputed = precomputed  # a student install's public cases: the reference's results, shipped
         self.device = device
-        memory = None if device == "cuda" else max(limits.memory_mb or 0, 4096)
-        self.limits = replace(limits, memory_mb=memory, call_timeout_s=max(limits.call_timeout_s, 60.0))
-        self.train_seed = training_seed(seed)
+        self.limits = transfer_limits(limits, device)
+        self.train_seed = int(precomputed.transfer["training_seed"]) if precomputed else training_seed(seed)
         rules = Rules(native_code=True, readable=(str(_harness().parent),))  # torch loads native code as it goes
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grader-transfer")
-        self.session = pool.submit(Session, root, self.limits, preload=PRELOAD, hidden=hidden_folders(),
+        self.session = pool.submit(Session, root, self.limits, preload=PRELOAD, hidden=tuple(hidden),
                                    protected=protected, rules=rules)
         self.references = pool.submit(self._references)
         pool.shutdown(wait=False)  # the threads end with their work; nobody waits here
 
-    def _references(self) -> dict[str, Run]:
-        import tempfile
+    @property
+    def task(self) -> Task:
+        """The task being graded (waits for its images to be drawn)."""
+        return self._task.result()
 
+    def _references(self) -> dict[str, Run]:
+        if not self._task.done():
+            try:
+                self._task.set_result(Task.default(self.seed))
+            except BaseException as exc:
+                self._task.set_exception(exc)
+                raise
         key = (self.train_seed, self.device, id(self.task))
         if key not in _REFERENCE_RUNS:  # the reference does the same on every submission of a run: once
-            with tempfile.TemporaryDirectory() as empty, \
-                    Session(empty, self.limits, preload=PRELOAD) as session:
-                if self.task.pretrained is None:
-                    self.task.pretrained = pretrained_state(session, self.task, self.device)
-                _REFERENCE_RUNS[key] = {m: run_pipeline(session, m, self.task, self.train_seed, self.device,
-                                                        student=False) for m in MODES}
+            _REFERENCE_RUNS[key] = reference_runs(self.task, self.train_seed, self.device, self.limits,
+                                                  self.precomputed)
         return _REFERENCE_RUNS[key]
 
     def close(self) -> None:
         if not self.session.cancel() and self.session.exception() is None:
             self.session.result().close()
         self.references.exception()  # wait: its child is closed by its own with-block
+
+
+def transfer_limits(limits, device: str):
+    """A transfer child's limits: torch needs more memory (none is capped on CUDA, whose driver
+    maps far more address space than it uses) and a call may train for a while."""
+    from dataclasses import replace
+
+    memory = None if device == "cuda" else max(limits.memory_mb or 0, 4096)
+    return replace(limits, memory_mb=memory, call_timeout_s=max(limits.call_timeout_s, 60.0))
+
+
+def reference_runs(task: Task, train_seed: int, device: str, limits, precomputed=None) -> dict[str, Run]:
+    """The reference pipeline in both modes, in a child of its own that runs no student code;
+    it also fills in ``task.pretrained``.  With ``precomputed`` (a student install's public
+    cases) only the pretrained weights are read and the reference's results are the shipped ones."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as empty, Session(empty, limits, preload=PRELOAD) as session:
+        if task.pretrained is None:
+            task.pretrained = pretrained_state(session, task, device)
+        if precomputed is not None:
+            return precomputed_runs(precomputed)
+        return {m: run_pipeline(session, m, task, train_seed, device, student=False) for m in MODES}
+
+
+#: the stage of a reference Run whose results were computed at export time (student mode)
+PRECOMPUTED = "precomputed"
+
+
+def precomputed_runs(public) -> dict[str, Run]:
+    """The reference pipelines of a student install: their logits on the practice split, as the
+    instructor's install computed them at export time (no reference code runs here, and their
+    training time on another machine says nothing about this one's)."""
+    info = public.transfer
+    return {m: Run(m, after={"logits": public.arrays[info["reference_logits"][m]]}, stage=PRECOMPUTED)
+            for m in MODES}
 
 
 def pretrained_state(session: Session, task: Task, device: str) -> dict[str, np.ndarray]:
@@ -399,10 +474,13 @@ def pretrained_state(session: Session, task: Task, device: str) -> dict[str, np.
     return state.value
 
 
-def grade_transfer(started: Started, points: dict[str, float]) -> tuple[list[TestResult], list[TestResult], list, dict]:
-    """The transfer tests (structure and accuracy, both modes), the speed tests, what the
-    student's session noticed (``Event``s, for the integrity test) and the protections it
-    had: the student's pipeline and the reference's, each in its own child (see ``Started``)."""
+def grade_transfer(started: Started, points: dict[str, float]) -> PartOutcome:
+    """The part's ``scoring.PartOutcome``: the transfer tests (structure and accuracy, both modes),
+    the speed tests, what the student's session noticed (``Event``s, for the integrity test) and
+    the protections it had: the student's pipeline and the reference's, each in its own child
+    (see ``Started``).  No static scan: transfer.py may import torch."""
+    from grader.scoring import PartOutcome  # noqa: F811 - the annotation's, at run time
+
     task, students = started.task, {}
     with started.session.result() as session:
         for mode in MODES:
@@ -415,4 +493,5 @@ def grade_transfer(started: Started, points: dict[str, float]) -> tuple[list[Tes
     for mode in MODES:
         tests += judge_structure(students[mode], task)
         tests.append(judge_accuracy(students[mode], references[mode], task))
-    return tests, [judge_speed(students[m], references[m], points.get("speed", 0.0)) for m in MODES], events, protections
+    speed = [judge_speed(students[m], references[m], points.get("speed", 0.0)) for m in MODES]
+    return PartOutcome(tests, speed, events, protections, findings=[], libraries=False)

@@ -35,18 +35,22 @@ The pieces:
   GroupNorm, global average pooling, ``fc``; 78k parameters) and
   ``pretrained_backbone()``, which loads the shipped weights
   (``weights/tinyresnet_shapes10.pt``, made by ``scripts/train_backbone.py``);
-- ``data``: the procedurally generated tasks, numpy only and identical on any
-  machine: ``make_source`` (10 shape classes, the pretraining task),
-  ``make_target`` (4 new shapes in another drawing style) and
-  ``target_splits()`` (300 training images, 200 hidden test images);
-- ``budget``: ``EPOCHS``, ``BATCH_SIZE`` and the one training loop
-  (``train``) and ``predict`` that every pipeline is graded with;
-- ``reference_solution``: the correct ``build_model`` and ``make_optimizer``,
-  graded alongside each submission to set the accuracy bar;
+- ``sizes``: the task's public numbers (classes, image size, ``EPOCHS``,
+  ``BATCH_SIZE``, split sizes);
+- ``budget``: the one training loop (``train``) and ``predict`` that every
+  pipeline is graded with;
 - ``harness``: the trusted functions the grader calls inside the sandbox.
 
-``model``, ``data``, ``budget``, ``reference_solution`` and ``harness`` are
-loaded by path inside the sandboxed child, where ``grader`` is not
-importable: they import only the standard library, numpy, torch and each
-other (relatively).  This file imports nothing.
+The hidden half lives with the references (``grader.reference``), out of every
+student child's sight and out of what students install:
+``transfer_data``, the procedurally generated tasks (``make_source``, 10 shape
+classes for pretraining; ``make_target``, 4 new shapes in another drawing style;
+``graded_splits(seed)``, 300 training and 200 test images drawn fresh from each
+grading seed), and ``transfer_solution``, the correct ``build_model`` and
+``make_optimizer``, graded alongside each submission to set the accuracy bar.
+
+``model``, ``sizes``, ``budget`` and ``harness`` are loaded by path inside the
+sandboxed child, where ``grader`` is not importable: they import only the
+standard library, numpy, torch and each other (relatively).  This file imports
+nothing.
 """

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import BATCH_SIZE, EPOCHS  # noqa: F401 - the budget's numbers, kept where torch is not needed
+from .sizes import BATCH_SIZE, EPOCHS  # noqa: F401 - the budget's numbers, kept where torch is not needed
 
 
 def _tensor(a, device: torch.device | None = None) -> torch.Tensor:

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .data import SOURCE_CLASSES
+from .sizes import SOURCE_CLASSES
 
 WEIGHTS = Path(__file__).with_name("weights") / "tinyresnet_shapes10.pt"
 GROUPS = 4  # GroupNorm groups in every norm layer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from grader.errors import UsageError
@@ -13,10 +15,14 @@ except ImportError:  # not a dependency: the text checks below still run
     yaml = None
 
 
+FAST = Path(__file__).resolve().parents[1] / "check" / "fast.toml"
+WHEEL = ".grader/cnn_grader_student-0.1.0-py3-none-any.whl"
+
+
 def _workflow(tmp_path, **kwargs) -> tuple[dict | None, str]:
     written = export_github(tmp_path, **kwargs)
     path = tmp_path / ".github" / "workflows" / "grader.yml"
-    assert path in written and (tmp_path / "BADGE.md") in written
+    assert path in written and (tmp_path / "BADGE.md") in written and (tmp_path / "GRADING.md") in written
     text = path.read_text(encoding="utf-8")
     return (yaml.safe_load(text) if yaml else None), text
 
@@ -25,13 +31,22 @@ def test_workflow_text(tmp_path):
     _, text = _workflow(tmp_path)
     for line in ("on:", "  push:", "  pull_request:", "runs-on: ubuntu-latest", "uses: actions/checkout@v4",
                  "uses: actions/setup-python@v5", 'python-version: "3.11"', "uses: actions/upload-artifact@v4",
-                 "pip install torch --index-url https://download.pytorch.org/whl/cpu", "pip install cnn-grader",
+                 "pip install torch --index-url https://download.pytorch.org/whl/cpu", f"pip install {WHEEL}",
                  'FAIL_UNDER: "100"', "$GITHUB_STEP_SUMMARY"):
         assert line in text, line
     assert ("grader check . --format junit --out grader-results/junit.xml --also html=grader-results/report.html "
             "--also json=grader-results/results.json --fail-under 0") in text
-    assert text.count("--seed ${{ github.run_id }}") == 1
+    assert "--seed" not in text  # the student install grades its public cases, whose inputs are fixed
     assert "\t" not in text
+
+
+def test_the_workflow_installs_the_wheel_it_ships_and_says_where_hidden_grading_happens(tmp_path):
+    # `pip install cnn-grader` found nothing on any index: the workflow installs the committed student wheel
+    _workflow(tmp_path, config_path=FAST)
+    assert (tmp_path / WHEEL).is_file()
+    grading = (tmp_path / "GRADING.md").read_text(encoding="utf-8")
+    assert WHEEL in grading and "drawn fresh for every grading" in grading
+    assert "grader export gradescope" in grading and "grader batch" in grading
 
 
 @pytest.mark.skipif(yaml is None, reason="PyYAML is not installed")
@@ -50,10 +65,10 @@ def test_workflow_steps(tmp_path):
     assert str(setup["with"]["python-version"]) == "3.11"
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in runs
-    assert "pip install cnn-grader" in runs
+    assert f"pip install {WHEEL}" in runs
     assert ("grader check . --format junit --out grader-results/junit.xml --also html=grader-results/report.html "
             "--also json=grader-results/results.json --fail-under 0") in runs
-    assert runs.count("grader check") == 1 and runs.count("--seed ${{ github.run_id }}") == 1  # one grading
+    assert runs.count("grader check") == 1 and "--seed" not in runs  # one grading, of the public cases
     assert "$GITHUB_STEP_SUMMARY" in runs
     assert "FAIL_UNDER" in steps[-1]["run"] and "sys.exit(1" in steps[-1]["run"]
     artifact = next(s for s in steps if s.get("uses") == "actions/upload-artifact@v4")
@@ -77,6 +92,8 @@ def test_options_and_config_copy(tmp_path):
     assert (out / "assignment.toml").read_text(encoding="utf-8") == config.read_text(encoding="utf-8")
     assert text.count("--config assignment.toml") == 1
     assert "pip install git+https://example.org/grader.git@v1" in text
+    assert text.count("--seed ${{ github.run_id }}") == 1  # the course's own build grades fresh inputs
+    assert not (out / ".grader").exists()
     assert 'FAIL_UNDER: "80"' in text
     if data is not None:
         assert data["jobs"]["grade"]["env"]["FAIL_UNDER"] == "80"

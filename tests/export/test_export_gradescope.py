@@ -15,6 +15,7 @@ import pytest
 
 from grader.errors import InputFileError, UsageError
 from grader.export import export_gradescope
+from grader.sandbox.process import namespace_support
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "submission"
@@ -99,7 +100,9 @@ def test_run_autograder_grades_the_example(bundle, tmp_path):
     script = _install(bundle, tmp_path)
     for file in EXAMPLE.glob("*.py"):
         shutil.copy(file, tmp_path / "submission" / file.name)
-    results = _run(script, tmp_path, GRADER_PARTS="conv,max_pool,avg_pool", GRADER_SEED="3")
+    isolation = "1" if namespace_support()[0] else "0"  # here: the setting without namespaces is tested below
+    results = _run(script, tmp_path, GRADER_PARTS="conv,max_pool,avg_pool", GRADER_SEED="3",
+                   GRADER_REQUIRE_ISOLATION=isolation)
     assert results["max_score"] > 0 and results["score"] == pytest.approx(results["max_score"])
     assert results["tests"]
     for test in results["tests"]:
@@ -127,3 +130,26 @@ def test_run_autograder_falls_back_when_the_grader_is_missing(bundle, tmp_path):
     shutil.copy(EXAMPLE / "conv.py", tmp_path / "submission" / "conv.py")
     results = _run(script, tmp_path, GRADER_BIN=str(tmp_path / "no-such-grader"))
     assert results["score"] == 0 and "exit code 127" in results["output"]
+
+
+def test_the_bundle_requires_isolation_unless_told_not_to(bundle):
+    with zipfile.ZipFile(bundle) as archive:
+        run = archive.read("run_autograder").decode()
+    assert 'if [ "${GRADER_REQUIRE_ISOLATION:-1}" != "0" ]; then ARGS+=(--require-isolation); fi' in run
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="run_autograder is a bash script")
+def test_without_namespaces_the_bundle_refuses_and_says_why(bundle, tmp_path):
+    """As root without CAP_SYS_ADMIN (setpriv), or where this machine has no namespaces anyway."""
+    script = _install(bundle, tmp_path)
+    for file in EXAMPLE.glob("*.py"):
+        shutil.copy(file, tmp_path / "submission" / file.name)
+    if namespace_support()[0]:
+        if os.geteuid() != 0 or shutil.which("setpriv") is None:
+            pytest.skip("namespaces here, and no way to take them away (setpriv as root)")
+        run_autograder, script = script, tmp_path / "without-namespaces.sh"
+        script.write_text(f'#!/bin/sh\nexec setpriv --bounding-set=-sys_admin -- "{run_autograder}"\n')
+        script.chmod(0o755)
+    results = _run(script, tmp_path, GRADER_PARTS="conv")
+    assert results["score"] == 0 and results["tests"] == []
+    assert "isolation is required" in results["output"] and "could not grade" in results["output"]

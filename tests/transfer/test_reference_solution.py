@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from grader.transfer import data
-from grader.transfer import reference_solution as ref
+from grader.reference import transfer_data as data
+from grader.reference import transfer_solution as ref
 from grader.transfer.model import pretrained_backbone
 
 
@@ -82,7 +82,7 @@ def test_its_pipeline_never_imports_torch_dynamo():
     import sys
 
     code = ("import sys, numpy as np, torch\n"
-            "from grader.transfer import reference_solution as ref\n"
+            "from grader.reference import transfer_solution as ref\n"
             "from grader.transfer.budget import train, predict\n"
             "from grader.transfer.model import pretrained_backbone\n"
             "for mode in ref.MODES:\n"

@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from grader.transfer import data
+from grader.reference import transfer_data as data
 
 MAKERS = [(data.make_source, data.SOURCE_CLASSES), (data.make_target, data.TARGET_CLASSES)]
 IDS = ["source", "target"]

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from grader.transfer import budget, data
-from grader.transfer import reference_solution as ref
+from grader.reference import transfer_data as data
+from grader.transfer import budget
+from grader.reference import transfer_solution as ref
 from grader.transfer.model import TinyResNet, pretrained_backbone
 
 MARGIN = 0.15
