@@ -68,7 +68,7 @@ PHASES = (
     ("grading (grade_submission)", "grader/grading.py", "grade_submission"),
     # the children start in background threads (grading.Prestarted), outside this profile: what the
     # main thread spends is its wait for them
-    ("waiting for the children to start (Prestarted.take + settle)", "grader/grading.py", "take|settle"),
+    ("waiting for the children to start (Prestarted.take + settle)", "grader/sessions.py", "take|settle"),
     ("sandbox children ended (Session.close)", "grader/sandbox/session.py", "close"),
     ("calls of student functions (Session.call)", "grader/sandbox/session.py", "call"),
     ("calls of the references in their child (Session.call_trusted)", "grader/sandbox/session.py", "call_trusted"),
@@ -165,7 +165,7 @@ folder, seed = sys.argv[1], int(sys.argv[2])
 spec = importlib.util.spec_from_file_location("transfer", f"{folder}/transfer.py")
 student = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(student)
-task, train_seed = Task.default(), training_seed(seed)
+task, train_seed = Task.default(seed), training_seed(seed)
 times = {}
 for mode in MODES:
     backbone = harness.load_backbone(None, "cpu", train_seed)
@@ -296,7 +296,7 @@ def in_process_grading(folder: Path) -> dict:
     its start-up, its calls (parent's wall clock against the child's own timing of the
     function), and which shared libraries its processes have mapped after start-up and
     after the part (libtorch: torch; _multiarray_umath: numpy, the check's control)."""
-    from grader import grading
+    from grader import grading, sessions
     from grader.sandbox import Session
 
     children, calls = [], []
@@ -324,14 +324,14 @@ def in_process_grading(folder: Path) -> dict:
                 self.record["torch_at_end"] = "libtorch" in _maps(self.pid)
             super().close()
 
-    original = grading.Session
-    grading.Session = Watched
+    original = sessions.Session
+    sessions.Session = Watched
     try:
         start = time.perf_counter()
         report = grading.grade_submission(folder, parts=PARTS, seed=SEED, device="cpu")
         wall = time.perf_counter() - start
     finally:
-        grading.Session = original
+        sessions.Session = original
     if report.percent < 100:
         fail(f"the example submission scored {report.percent:.1f}% in-process: not a correct submission")
     student = [c for c in calls if not c[0]]
@@ -454,7 +454,7 @@ def main() -> None:
               f"{len(numpy_children)} (numpy loaded: {sum(c['numpy_after_start'] for c in numpy_children)}); "
               f"parent imported torch: {'yes' if inside['parent_imports_torch'] or imports['torch'] else 'no'}")
     else:
-        print("- numpy parts' children: not watched (grading no longer starts them through grading.Session)")
+        print("- numpy parts' children: not watched (grading no longer starts them through sessions.Session)")
     print(f"\ncProfile of the cold parent ({profile['profiled_wall_s']:.2f} s wall under the profiler):\n")
     print("| phase | calls | seconds (profiled) |\n|---|---:|---:|")
     for label, phase in profile["phases"].items():

@@ -8,6 +8,7 @@ line on stderr and exit code 2; nothing prints a traceback unless
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -150,17 +151,19 @@ def quiz() -> None:
 @click.option("--count", type=int, default=10, show_default=True, help="Number of questions.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Quiz seed: same seed, same quiz.")
 @click.option("--topics", default=None, help="Comma-separated topics or problem names (default: all).")
-@click.option("--roster", type=click.Path(), default=None, help="CSV with a student_id column: one variant per student.")
-@click.option("--format", "kinds", multiple=True, type=click.Choice(["html", "json", "moodle", "markdown"]),
-              help="Formats to write (repeatable; default: all four). key.json is always written.")
+@click.option("--roster", type=click.Path(), default=None,
+              help="CSV with a student_id column (and a name column, printed on each copy): one variant per student.")
+@click.option("--format", "kinds", multiple=True, type=click.Choice(["html", "json", "moodle", "markdown", "qti"]),
+              help="Formats to write (repeatable; default: html, json, moodle, markdown; qti: Canvas's QTI zip). "
+                   "key.json is always written.")
 @click.option("--out", required=True, type=click.Path(), help="Output folder.")
 def quiz_generate(count: int, seed: int, topics: str | None, roster: str | None, kinds: tuple[str, ...], out: str) -> None:
-    """Write a quiz (or one per student) and its answer key."""
+    """Write a quiz (or one per student, and an LMS bank of every variant) and its answer key."""
     from grader.quiz import generate
 
     topic_names = [t for t in topics.split(",")] if topics else None
     written = generate(out, count=count, seed=seed, topic_names=topic_names, roster=roster, kinds=list(kinds) or None)
-    students = len({p.parent for p in written if p.name != "key.json"})
+    students = len({p.parent for p in written} - {written[-1].parent})  # key.json comes last, in --out
     click.echo(f"wrote {len(written)} files to {out}" + (f" ({students} students)" if roster else "")
                + f"; answer key: {os.path.join(out, 'key.json')}")
 
@@ -169,13 +172,16 @@ def quiz_generate(count: int, seed: int, topics: str | None, roster: str | None,
 @click.option("--key", "key_path", required=True, type=click.Path(), help="key.json written by 'quiz generate'.")
 @click.argument("responses", type=click.Path())
 @click.option("--out", required=True, type=click.Path(), help="Where to write the grades CSV.")
-def quiz_grade(key_path: str, responses: str, out: str) -> None:
-    """Grade RESPONSES (CSV: student_id, q1, q2, ...) against the key."""
-    from grader.quiz import grade_responses, write_grades
+@click.option("--review", "review", type=click.Path(), default=None,
+              help="Where to list the answers that could not be read (default: beside --out, NAME-review.csv).")
+def quiz_grade(key_path: str, responses: str, out: str, review: str | None) -> None:
+    """Grade RESPONSES (CSV: student_id, q1, q2, ...; comma, semicolon or tab) against the key."""
+    from grader.quiz import grade_responses, review_path, write_grades, write_review
 
     result = grade_responses(key_path, responses)
     path = write_grades(result, out)
-    click.echo(result.summary())
+    listed = write_review(result, review or review_path(out))
+    click.echo(result.summary(review=listed))
     click.echo(f"grades written to {path}")
 
 
@@ -196,9 +202,17 @@ def quiz_grade(key_path: str, responses: str, out: str) -> None:
               help="Exit 1 when the score is below this percentage.")
 @click.option("--parts", default=None, help="Comma-separated parts to grade: conv,max_pool,avg_pool,transfer.")
 @click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
+@click.option("--public", "public", type=click.Path(), default=None, metavar="FOLDER",
+              help="Student mode: grade against the public cases in FOLDER (grader/public/ of a student install), "
+                   "as the student install does.")
+@click.option("--require-isolation", is_flag=True,
+              help="Refuse to grade (exit 2) where the sandbox cannot isolate student code in namespaces "
+                   "(as the assignment's [sandbox] require_isolation does).")
 def check(submission: str, fmt: str, out: str | None, also: tuple[str, ...], device: str, seed: int | None,
-          fail_under: float, parts: str | None, config_path: str | None) -> None:
-    """Grade the submission in SUBMISSION against the hidden references."""
+          fail_under: float, parts: str | None, config_path: str | None, public: str | None,
+          require_isolation: bool) -> None:
+    """Grade the submission in SUBMISSION against the hidden references (a student install: against
+    its public cases)."""
     from grader import report as reporters
     from grader.grading import grade_submission
     from grader.report.output import check_destination, parse_also
@@ -210,7 +224,8 @@ def check(submission: str, fmt: str, out: str | None, also: tuple[str, ...], dev
     targets += [path.resolve() for _, path in extra]
     if len(set(targets)) < len(targets):
         raise UsageError("--out and --also name the same file twice: give each report a file of its own")
-    result = grade_submission(submission, parts=parts, seed=seed, device=device, config_path=config_path)
+    result = grade_submission(submission, parts=parts, seed=seed, device=device, config_path=config_path,
+                              public=public, require_isolation=require_isolation)
     for extra_fmt, path in extra:  # the extra files first: standard output, when asked for, comes last
         reporters.write(result, extra_fmt, path)
     reporters.write(result, fmt, out)
@@ -232,13 +247,25 @@ def check(submission: str, fmt: str, out: str | None, also: tuple[str, ...], dev
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local worker processes, or a Dask distributed cluster.")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://HOST:8786); default: a local cluster.")
-@click.option("--seed", type=int, default=None, help="Seed of the test inputs (default: random, kept in OUT/seed.txt).")
-@click.option("--force", is_flag=True, help="Grade again the submissions graded by an earlier run.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the test inputs (default: the class's, kept in OUT/seed.txt; a first run draws one).")
+@click.option("--new-seed", is_flag=True, help="Draw a new class seed (every submission is graded again).")
+@click.option("--force", is_flag=True, help="Grade everyone again, with the class's seed.")
 @click.option("--parts", default=None, help="Comma-separated parts to grade.")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="auto", show_default=True)
 @click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
-def batch(root: str, out: str, workers: int, executor: str, scheduler: str | None, seed: int | None, force: bool,
-          parts: str | None, device: str, config_path: str | None) -> None:
+@click.option("--roster", type=click.Path(), default=None,
+              help="CSV with a student_id column (name, email, ...): rows get student ids and names, and "
+                   "OUT/gradebook-canvas.csv and OUT/gradebook-moodle.csv are written for the LMS.")
+@click.option("--lms-column", default=None,
+              help="The grade column's header in the LMS gradebooks (default: the assignment's name); "
+                   "for Canvas, 'Title (ID)' updates assignment ID.")
+@click.option("--require-isolation", is_flag=True,
+              help="Refuse to grade (exit 2) where the sandbox cannot isolate student code in namespaces "
+                   "(as the assignment's [sandbox] require_isolation does).")
+def batch(root: str, out: str, workers: int, executor: str, scheduler: str | None, seed: int | None, new_seed: bool,
+          force: bool, parts: str | None, device: str, config_path: str | None, roster: str | None,
+          lms_column: str | None, require_isolation: bool) -> None:
     """Grade every subfolder (or .zip) of ROOT into a gradebook."""
     from grader.batch import grade_batch
 
@@ -257,13 +284,19 @@ def batch(root: str, out: str, workers: int, executor: str, scheduler: str | Non
 
     try:
         result = grade_batch(root, out, workers=workers, executor=executor, scheduler=scheduler, seed=seed,
-                             force=force, parts=parts, device=device, config_path=config_path, progress=progress)
+                             force=force, new_seed=new_seed, parts=parts, device=device, config_path=config_path,
+                             roster=roster, lms_column=lms_column, progress=progress,
+                             require_isolation=require_isolation)
     finally:
         if bar is not None:
             bar.render_finish()
-    errors = sum(not r.status.startswith("graded") for r in result.rows)
-    click.echo(f"{len(result.rows)} submissions ({result.skipped} from an earlier run, {errors} not graded), "
-               f"seed {result.seed}: {os.path.join(out, 'gradebook.csv')}, {os.path.join(out, 'index.html')}")
+    for note in result.notes:
+        click.echo(f"grader: warning: {note}", err=True)
+    submitted = [r for r in result.rows if r.submission]  # (with a roster, students who sent nothing have none)
+    errors = sum(not r.graded for r in submitted)
+    resubmitted = f", {len(result.resubmitted)} resubmitted" if result.resubmitted else ""
+    click.echo(f"{len(submitted)} submissions ({result.skipped} from an earlier run{resubmitted}, {errors} not "
+               f"graded), seed {result.seed}: {', '.join(str(p) for p in result.written)}")
     if result.interrupted:
         raise click.exceptions.Exit(130)
 
@@ -273,7 +306,7 @@ def batch(root: str, out: str, workers: int, executor: str, scheduler: str | Non
 
 @cli.group()
 def export() -> None:
-    """Autograder bundles for CI: Gradescope and GitHub Actions."""
+    """What leaves the instructor's install: the Gradescope bundle, the GitHub workflow, the student install."""
 
 
 @export.command("gradescope")
@@ -290,15 +323,29 @@ def export_gradescope_command(out: str, config_path: str | None) -> None:
 @export.command("github")
 @click.option("--out", required=True, type=click.Path(), help="The student repository (or a folder to copy from).")
 @click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
-@click.option("--grader-spec", default="cnn-grader", show_default=True, help="What the workflow pip-installs.")
+@click.option("--grader-spec", default=None,
+              help="What the workflow pip-installs (a wheel's path or URL, a git+https URL); default: the "
+                   "assignment's student wheel, written into .grader/ to be committed.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=100.0, show_default=True,
               help="The job fails below this percentage.")
-def export_github_command(out: str, config_path: str | None, grader_spec: str, fail_under: float) -> None:
-    """Write a GitHub Actions workflow that grades the repository on every push, and its badge."""
+def export_github_command(out: str, config_path: str | None, grader_spec: str | None, fail_under: float) -> None:
+    """Write a GitHub Actions workflow that runs the public checks on every push, its badge and GRADING.md."""
     from grader.export import export_github
 
     paths = export_github(out, config_path=config_path, grader_spec=grader_spec, fail_under=fail_under)
     click.echo("wrote " + ", ".join(str(p) for p in paths))
+
+
+@export.command("student")
+@click.option("--out", required=True, type=click.Path(), help="Folder for the wheel and the starter kit.")
+@click.option("--config", "config_path", type=click.Path(), default=None, help="Assignment configuration (TOML).")
+def export_student_command(out: str, config_path: str | None) -> None:
+    """Write what students install (a wheel with the public checks, no reference) and the starter kit."""
+    from grader.student.build import export_student
+
+    paths = export_student(out, config_path=config_path)
+    click.echo(f"wrote {paths[0]} (give it to students with the starter kit) and the starter kit in "
+               f"{paths[1].parent}: " + ", ".join(p.name for p in paths[1:]))
 
 
 @cli.command("starter")
@@ -314,7 +361,58 @@ def starter(assignment: str | None, out: str, force: bool) -> None:
     click.echo(f"wrote {len(paths)} files to {out}: " + ", ".join(p.name for p in paths))
 
 
+# ---------------------------------------------------------------- the student install
+
+# Commands whose work needs what only the instructor's install holds (the problem bank and its
+# solver, the references, the hidden cases): a student install has them refuse, in one line.
+INSTRUCTOR_ONLY = {
+    "problems": "the problem bank and its solver stay with your instructor",
+    "quiz": "quizzes and their keys stay with your instructor",
+    "batch": "class grading is the instructor's",
+    "export": "exports are made from the instructor's install",
+}
+
+
+def _refusal(name: str, why: str) -> click.Command:
+    def refuse(args: tuple[str, ...]) -> None:
+        raise UsageError(f"`grader {name}` is not part of the student install: {why}")
+
+    return click.Command(name, callback=refuse, help=f"Not in the student install: {why}.",
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                           "help_option_names": []})
+
+
+def _student_install() -> bool:
+    from grader.student import public
+
+    return (public.installed_folder() / public.MANIFEST).is_file()
+
+
+if _student_install():
+    for _name, _why in INSTRUCTOR_ONLY.items():
+        cli.add_command(_refusal(_name, _why))
+
+
 # ---------------------------------------------------------------- entry point
+
+
+_PATH_PROBLEMS = {
+    errno.ENOTDIR: "a part of that path is a file, not a folder",
+    errno.EEXIST: "it exists, and is not the folder needed here",
+    errno.EISDIR: "it is a folder, and a file is needed here",
+    errno.ENOENT: "no such file or folder",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "no space left on the device",
+}
+
+
+def _path_problem(exc: OSError) -> str:
+    """One line for an OSError that reached the CLI: the path, and what is wrong with it."""
+    why = _PATH_PROBLEMS.get(exc.errno, exc.strerror or str(exc))
+    return f"cannot use {exc.filename}: {why}" if exc.filename else f"cannot read or write a file: {why}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,6 +432,17 @@ def main(argv: list[str] | None = None) -> int:
     except GraderError as exc:
         click.echo(f"grader: error: {exc}", err=True)
         code = exc.exit_code
+    except OSError as exc:  # a path given on the command line that cannot be read or written, in any command
+        if os.environ.get("GRADER_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"grader: error: {_path_problem(exc)}", err=True)
+        code = 2
+    except UnicodeDecodeError as exc:  # a text file (CSV, JSON, TOML) in another encoding, in any command
+        if os.environ.get("GRADER_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"grader: error: a file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                   f"{exc.start}): save it as UTF-8", err=True)
+        code = 2
     except KeyboardInterrupt:
         click.echo("grader: interrupted", err=True)
         code = 130

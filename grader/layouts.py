@@ -26,6 +26,7 @@ class PartSpec:
     forward: str
     backward: str
     dilation: bool = True  # whether conv_param may carry "dilation"
+    exact_fit: bool = False  # whether the layout's docs promise that the stride fits the input exactly
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ def _cs231n(prefix: str) -> Layout:
     return Layout(
         "cs231n",
         (
-            PartSpec("conv", module, file, "conv_forward_naive", "conv_backward_naive", dilation=False),
-            PartSpec("max_pool", module, file, "max_pool_forward_naive", "max_pool_backward_naive"),
+            # cs231n's docstrings assume the stride fits exactly, and solutions may assert it
+            PartSpec("conv", module, file, "conv_forward_naive", "conv_backward_naive", dilation=False,
+                     exact_fit=True),
+            PartSpec("max_pool", module, file, "max_pool_forward_naive", "max_pool_backward_naive", exact_fit=True),
         ),
         (file,),
     )

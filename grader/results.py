@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PARTS = ("conv", "max_pool", "avg_pool", "transfer")
+NOT_RUN_PREFIXES = ("not run:", "not timed:")
 KINDS = ("forward", "backward", "numeric-gradient", "speed", "structure", "accuracy", "integrity")
 
 
@@ -42,12 +43,19 @@ class TestResult:
             raise ValueError(f"score {self.score} outside 0..{self.max_score}")
 
     @property
+    def ran(self) -> bool:
+        """False for a test that did not run (``details["not_run"]``, or feedback that says
+        "not run:" / "not timed:"): it never counts as passed, in any format."""
+        return not (self.details.get("not_run") or self.feedback.startswith(NOT_RUN_PREFIXES))
+
+    @property
     def passed(self) -> bool:
-        return bool(self.details.get("passed", self.score >= self.max_score - 1e-9))
+        return self.ran and bool(self.details.get("passed", self.score >= self.max_score - 1e-9))
 
     @property
     def status(self) -> str:
-        return "passed" if self.passed else "failed"
+        """"passed", "failed" or "not run"."""
+        return "not run" if not self.ran else "passed" if self.passed else "failed"
 
     @property
     def tags(self) -> list[str]:
@@ -79,6 +87,12 @@ class Report:
     def percent(self) -> float:
         """The score as a percentage of the maximum (100 when nothing is graded for points)."""
         return 100.0 if self.max_score == 0 else 100.0 * self.score / self.max_score
+
+    def counts(self) -> dict[str, int]:
+        """How many tests passed, failed and did not run."""
+        statuses = [t.status for t in self.tests]
+        return {"passed": statuses.count("passed"), "failed": statuses.count("failed"),
+                "not run": statuses.count("not run")}
 
     def parts(self) -> list[str]:
         return [p for p in PARTS if any(t.part == p for t in self.tests)]

@@ -31,6 +31,18 @@ class ConvCase:
             p["dilation"] = self.dilation
         return p
 
+    @property
+    def out(self) -> tuple[int, int]:
+        """(H', W') = ((H + 2P - D(HH - 1) - 1) // S + 1, the same for W)."""
+        return tuple((n + 2 * self.pad - self.dilation * (k - 1) - 1) // self.stride + 1
+                     for n, k in zip(self.x[2:], self.w[2:]))
+
+    @property
+    def divides(self) -> bool:
+        """Whether the stride fits the padded input exactly (cs231n's assertion: no row or column left over)."""
+        return all((n + 2 * self.pad - self.dilation * (k - 1) - 1) % self.stride == 0
+                   for n, k in zip(self.x[2:], self.w[2:]))
+
 
 @dataclass(frozen=True)
 class PoolCase:
@@ -45,7 +57,21 @@ class PoolCase:
     def params(self) -> dict[str, int]:
         return {"pool_height": self.pool_height, "pool_width": self.pool_width, "stride": self.stride}
 
+    @property
+    def out(self) -> tuple[int, int]:
+        """(H', W') = ((H - PH) // S + 1, (W - PW) // S + 1)."""
+        return ((self.x[2] - self.pool_height) // self.stride + 1, (self.x[3] - self.pool_width) // self.stride + 1)
 
+    @property
+    def divides(self) -> bool:
+        return (self.x[2] - self.pool_height) % self.stride == 0 and (self.x[3] - self.pool_width) % self.stride == 0
+
+
+# Together the cases of each part cover the contract: square and non-square inputs *and*
+# outputs, odd sizes, a stride other than the window, pad 0, 1 and 2, batches and channels
+# above 1 (tests/check/test_cases.py proves it).  Cases whose stride leaves a row or column
+# over (``divides`` False) are given only to layouts that allow it: cs231n's solutions may
+# assert that it fits exactly.
 CONV_CASES = (
     ConvCase("basic: one image, one filter", (1, 1, 5, 5), (1, 1, 3, 3), kinds=("forward", "backward")),
     ConvCase("channels, filters and a batch", (3, 4, 6, 6), (5, 4, 3, 3), kinds=("forward", "backward")),
@@ -53,6 +79,10 @@ CONV_CASES = (
     ConvCase("stride 2 with padding", (2, 3, 7, 7), (3, 3, 3, 3), stride=2, pad=1,
              kinds=("forward", "backward", "numeric-gradient")),
     ConvCase("non-square input and kernel", (2, 2, 6, 9), (3, 2, 3, 5), pad=1, kinds=("forward", "backward")),
+    ConvCase("padding 2, odd non-square output, stride 2", (2, 3, 7, 5), (2, 3, 3, 3), stride=2, pad=2,
+             kinds=("forward", "backward", "numeric-gradient")),
+    ConvCase("stride 3, rows and columns left over", (2, 2, 8, 9), (3, 2, 3, 2), stride=3, pad=0,
+             kinds=("forward", "backward")),
     ConvCase("dilation 2", (2, 2, 9, 9), (2, 2, 3, 3), pad=2, dilation=2,
              kinds=("forward", "backward", "numeric-gradient")),
 )
@@ -62,9 +92,20 @@ POOL_CASES = (
     PoolCase("overlapping 3x3 windows, stride 2", (2, 2, 7, 7), 3, 3, 2,
              kinds=("forward", "backward", "numeric-gradient")),
     PoolCase("non-square windows and input", (2, 2, 6, 8), 2, 4, 2, kinds=("forward", "backward")),
+    PoolCase("non-square output, odd sizes", (2, 3, 5, 9), 3, 3, 2, kinds=("forward", "backward", "numeric-gradient")),
+    PoolCase("wide output, stride 1", (1, 2, 3, 6), 2, 2, 1, kinds=("forward", "backward")),
+    PoolCase("stride 2, a row left over", (2, 2, 7, 6), 2, 2, 2, kinds=("forward", "backward")),
     PoolCase("ties inside windows", (1, 2, 4, 4), 2, 2, 2, ties=True, kinds=("forward", "backward")),
     PoolCase("overlapping windows with ties", (1, 2, 5, 5), 3, 3, 1, ties=True, kinds=("forward", "backward")),
+    PoolCase("ties, non-square output", (2, 2, 4, 6), 2, 2, 2, ties=True, kinds=("forward", "backward")),
 )
+
+def cases_for(part: str, with_dilation: bool = True, exact_fit: bool = False) -> tuple[ConvCase | PoolCase, ...]:
+    """The cases a layer part is graded on: a layout without dilation skips the dilated ones,
+    and one that may assume an exact fit (cs231n's) those whose stride leaves rows over."""
+    cases = CONV_CASES if part == "conv" else POOL_CASES
+    return tuple(c for c in cases if (with_dilation or getattr(c, "dilation", 1) == 1) and (c.divides or not exact_fit))
+
 
 # A medium workload for the speed test.
 SPEED_CONV = ConvCase("speed", (4, 3, 16, 16), (8, 3, 3, 3), stride=1, pad=1)

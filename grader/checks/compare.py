@@ -36,6 +36,12 @@ def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     if len(got) == len(expected) == 4:
         if got[:2] == expected[:2] and got[2:] == expected[2:][::-1]:
             return ": height and width swapped?"
+        if got[:2] == expected[:2] and expected[2] != expected[3] and got[2] == got[3] in expected[2:]:
+            if got[2] == expected[2]:
+                return (": the width is computed as the height (H' x H'): W' comes from W, as H' from H "
+                        "(W' = (W - window width) // stride + 1); such code is right only on square outputs")
+            return (": the height is computed as the width (W' x W'): H' comes from H, as W' from W "
+                    "(H' = (H - window height) // stride + 1); such code is right only on square outputs")
         if got[2:] == expected[2:] and got[:2] == expected[:2][::-1]:
             return ": batch and channel axes swapped?"
         if got[:2] == expected[:2] and all(g > e for g, e in zip(got[2:], expected[2:])):

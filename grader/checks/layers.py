@@ -17,44 +17,26 @@ The reference runs here, in the parent; student code only in the session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from typing import Any
 
 import numpy as np
 
 from grader.layouts import PartSpec
-from grader.reference import wrong
 from grader.results import TestResult
 from grader.sandbox import CallResult, Session
 from grader.seeding import rng
 
-from .cases import CONV_CASES, POOL_CASES, ConvCase, Inputs, PoolCase, conv_inputs, pool_inputs, upstream
+from .cases import ConvCase, Inputs, PoolCase, cases_for, upstream
 from .compare import check_array, heatmap, rel_error
 from .numeric import directional
+from .ties import is_valid_max_pool_gradient
+from .truth import ReferenceTruth
+
+Truth = ReferenceTruth  # the instructor's truth; student mode passes a grader.student.public.PublicTruth
 
 FATAL = ("timeout", "exit", "crash", "memory", "cpu", "channel", "dead")
 GRAD_NAMES = {"conv": ("dx", "dw", "db"), "max_pool": ("dx",), "avg_pool": ("dx",)}
-
-
-class Truth:
-    """The reference results, on the chosen device."""
-
-    def __init__(self, device: str = "cpu"):
-        self.device = device
-        if device == "cpu":
-            from grader.reference import numpy_fast
-
-            self.module, self.kwargs = numpy_fast, {}
-        else:
-            from grader.reference import torch_ref
-
-            self.module, self.kwargs = torch_ref, {"device": device}
-
-    def forward(self, part: str, args: tuple) -> tuple[np.ndarray, Any]:
-        return getattr(self.module, f"{part}_forward")(*args, **self.kwargs)
-
-    def backward(self, part: str, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
-        grads = getattr(self.module, f"{part}_backward")(dout, cache)
-        return tuple(grads) if part == "conv" else (grads,)
 
 
 @dataclass
@@ -86,12 +68,85 @@ def _call_note(result: CallResult) -> str:
     return f" (your code printed: {printed[:200]!r}{'...' if len(printed) > 200 else ''})"
 
 
+# Errors whose cause students misread, and what it is (matched in the error's text).
+ERROR_HINTS = (
+    (re.compile(r"'float' object cannot be interpreted as an integer|slice indices must be integers|"
+                r"must be int, not float|expected int, got float"),
+     "a size or an index is a float: in Python 3, / always gives a float (Python 2 floored it); compute "
+     "output sizes with //, e.g. H_out = 1 + (H + 2 * pad - HH) // stride"),
+    (re.compile(r"from shape \([\d, ]*\b0, ?0\)|shape \([\d, ]*\b0, ?0\) into"),
+     "an array is empty: dx_pad[..., pad:-pad, pad:-pad] is empty when pad is 0 (-0 is 0); crop with "
+     "pad:pad + H and pad:pad + W"),
+    (re.compile(r"module 'numpy' has no attribute '(int|float|bool|object)'"),
+     "np.int, np.float and the like are gone from numpy (since 1.24): use int, float, or np.int64 / np.float64"),
+    (re.compile(r"index \d+ is out of bounds for axis [23]"),
+     "a window runs past the edge of the input: loop over the H' x W' output positions (pooling: "
+     "H' = (H - pool_height) // stride + 1; conv: H' = (H + 2 * pad - HH) // stride + 1), not over every "
+     "stride step of the input"),
+)
+
+
+def error_hint(text: str) -> str:
+    """``": <what it means>"`` for an error text in ERROR_HINTS, else ""."""
+    for pattern, hint in ERROR_HINTS:
+        if pattern.search(text):
+            return f": {hint}"
+    return ""
+
+
 def failure(fn: str, result: CallResult) -> str:
     """``conv_forward failed: ZeroDivisionError ...`` or, for a call that was
     not made, ``conv_backward not run: it timed out after 3 s on an earlier case``."""
     if result.kind == "dead":
         return f"{fn} not run: {result.error}"
-    return f"{fn} failed: {result.error}"
+    return f"{fn} failed: {result.error}{error_hint(result.error or '')}"
+
+
+def output_size_hint(part: str, args: tuple, got: Any, expected: tuple[int, ...]) -> str | None:
+    """Why a forward's output has the wrong height and width, from the size formulas real
+    solutions get wrong (each compared with the shape it would give on this case)."""
+    if not isinstance(got, np.ndarray) or got.ndim != 4 or got.shape[:2] != tuple(expected[:2]):
+        return None
+    H, W = args[0].shape[2:]
+    if part == "conv":
+        HH, WW = args[1].shape[2:]
+        p = args[3]
+        S, P, D = p["stride"], p["pad"], p.get("dilation", 1)
+        size = lambda n, k, pad=P: (n + 2 * pad - D * (k - 1) - 1) // S + 1  # noqa: E731
+        guesses = [((size(H, HH), size(W, HH)), "the width is computed with the kernel's height HH: "
+                    "W' = (W + 2 * pad - WW) // stride + 1 uses the kernel's width (right only for square kernels)"),
+                   ((size(H, HH, 1), size(W, WW, 1)), "the padding is taken as 1 whatever conv_param['pad'] says"),
+                   ((size(H, HH, 0), size(W, WW, 0)), "the padding is left out of the output size: "
+                    "H' = (H + 2 * pad - HH) // stride + 1")]
+    else:
+        ph, pw, S = args[1]["pool_height"], args[1]["pool_width"], args[1]["stride"]
+        guesses = [((H // ph, W // pw), "the output size assumes the stride equals the window (H // pool_height): "
+                    "H' = (H - pool_height) // stride + 1, W' = (W - pool_width) // stride + 1"),
+                   ((len(range(0, H, S)), len(range(0, W, S))), "one output per stride step of the whole input: "
+                    "the last windows run past the edge; H' = (H - pool_height) // stride + 1"),
+                   (((H - ph) // S + 1, (W - ph) // S + 1), "the width is computed with the window's height: "
+                    "W' = (W - pool_width) // stride + 1 (right only for square windows)")]
+    for shape, why in guesses:
+        if tuple(got.shape[2:]) == shape != tuple(expected[2:]):
+            return why
+    return None
+
+
+def unpadding_hint(got: Any, x_shape: tuple[int, ...], pad: int) -> str | None:
+    """Why a conv backward's dx has the wrong height and width, from how it was cropped out
+    of the padded gradient (the commonest dx bug in real solutions)."""
+    if not isinstance(got, np.ndarray) or got.ndim != 4 or got.shape[:2] != tuple(x_shape[:2]):
+        return None
+    (h, w), (H, W) = got.shape[2:], x_shape[2:]
+    if pad == 0 and 0 in (h, w):
+        return ("dx is empty on a case without padding: dx_pad[:, :, pad:-pad, pad:-pad] is empty when pad is 0 "
+                "(-0 is 0); crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
+    if pad > 0 and (h, w) == (H + 2 * pad, W + 2 * pad):
+        return "dx still holds the padding: crop it to x's size, dx_pad[:, :, pad:pad + H, pad:pad + W]"
+    if pad != 1 and (h, w) == (H + 2 * pad - 2, W + 2 * pad - 2):
+        return (f"dx loses one row and column on each side whatever the padding (a hard-coded 1:-1?), here pad is "
+                f"{pad}: crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
+    return None
 
 
 def _unpack_forward(result: CallResult, fn: str) -> tuple[Any, Any, str | None]:
@@ -107,7 +162,7 @@ def _unpack_forward(result: CallResult, fn: str) -> tuple[Any, Any, str | None]:
 class LayerChecker:
     """Runs the checks of one layer part against one session."""
 
-    def __init__(self, part: str, spec: PartSpec, session: Session, seed: int, truth: Truth,
+    def __init__(self, part: str, spec: PartSpec, session: Session, seed: int, truth,
                  tolerance: dict[str, float]):
         self.part, self.spec, self.session, self.seed, self.truth = part, spec, session, seed, truth
         self.tol = tolerance
@@ -117,14 +172,10 @@ class LayerChecker:
     # -- plumbing
 
     def cases(self) -> tuple[ConvCase | PoolCase, ...]:
-        if self.part == "conv":
-            return tuple(c for c in CONV_CASES if self.spec.dilation or c.dilation == 1)
-        return POOL_CASES
+        return cases_for(self.part, self.spec.dilation, self.spec.exact_fit)
 
     def inputs(self, case) -> Inputs:
-        if self.part == "conv":
-            return conv_inputs(case, self.seed, self.part, self.spec.dilation)
-        return pool_inputs(case, self.seed, self.part)
+        return self.truth.inputs(self.part, case, self.seed, self.spec.dilation)
 
     def call_forward(self, args: tuple) -> CallResult:
         return self._call(self.spec.forward, args)
@@ -159,7 +210,7 @@ class LayerChecker:
 
     def run_forward(self, case) -> TestResult:
         inputs = self.inputs(case)
-        expected, expected_cache = self.truth.forward(self.part, inputs.args)
+        expected, expected_cache = self.truth.forward(self.part, case, inputs.args)
         run = CaseRun(case, inputs, np.asarray(expected), expected_cache)
         self.runs.append(run)
         result = self.call_forward(inputs.args)
@@ -170,11 +221,14 @@ class LayerChecker:
             run.forward_problem = problem
             return self._test("forward", case.name, False, problem + _call_note(result), error_kind=result.kind)
         problem = check_array(out, run.expected_out, "the output")
+        sized = output_size_hint(self.part, inputs.args, out, run.expected_out.shape) if problem else None
+        if sized:
+            problem = f"the output has shape {tuple(out.shape)}, expected {tuple(run.expected_out.shape)}: {sized}"
         if problem:
             run.forward_problem = problem
             wrong_values = (isinstance(out, np.ndarray) and out.shape == run.expected_out.shape
                             and rel_error(np.nan_to_num(out.astype(np.float64)), run.expected_out) > 1e-4)
-            diagnosis = self.diagnose_forward(inputs, out, run.expected_out) if (
+            diagnosis = self.diagnose_forward(case, inputs, out, run.expected_out) if (
                 isinstance(out, np.ndarray) and (out.shape != run.expected_out.shape or wrong_values)) else None
             feedback = problem + (f". {sentence(diagnosis[1])}" if diagnosis else "")
             return self._test("forward", case.name, False, feedback, diagnosis=diagnosis and diagnosis[0])
@@ -182,7 +236,7 @@ class LayerChecker:
         if err <= self.tol["forward"]:
             run.forward_passed = True
             return self._test("forward", case.name, True, f"correct (relative error {err:.1e})", rel_error=err)
-        diagnosis = self.diagnose_forward(inputs, out, run.expected_out)
+        diagnosis = self.diagnose_forward(case, inputs, out, run.expected_out)
         feedback = f"wrong values: relative error {err:.2g} (at most {self.tol['forward']:g} passes)"
         if diagnosis:
             feedback += f". {sentence(diagnosis[1])}"
@@ -190,30 +244,27 @@ class LayerChecker:
         return self._test("forward", case.name, False, feedback, rel_error=err,
                           diagnosis=diagnosis and diagnosis[0], heatmap=heatmap(out, run.expected_out))
 
-    def diagnose_forward(self, inputs: Inputs, out: np.ndarray, expected: np.ndarray) -> tuple[str, str] | None:
+    def diagnose_forward(self, case, inputs: Inputs, out: np.ndarray, expected: np.ndarray) -> tuple[str, str] | None:
         """The known wrong variant the output matches (one that differs from the
         right answer on these inputs: with pad 0, "forgot the padding" is right)."""
-        for variant in wrong.variants(self.part, "forward"):
-            try:
-                candidate = np.asarray(variant.evaluate(inputs.args))
-            except (ValueError, IndexError, ArithmeticError):
-                continue
+        for key, message, result in self.truth.wrong(self.part, "forward", case, inputs.args):
+            candidate = np.asarray(result)
             if candidate.shape == expected.shape and rel_error(candidate, expected) <= self.tol["forward"]:
                 continue
             if candidate.shape == out.shape and rel_error(out, candidate) <= self.tol["forward"]:
-                return variant.key, variant.message
+                return key, message
         return None
 
     # -- backward
 
     def run_backward(self, run: CaseRun) -> TestResult:
         case = run.case
-        dout = upstream(run.expected_out.shape, self.seed, self.part, case.name)
+        dout = self.truth.upstream(self.part, case, self.seed, run.expected_out.shape)
         run.inputs.dout = dout
         if run.forward_problem and run.out is None:
             return self._test("backward", case.name, False,
                               f"not run: {self.spec.forward} gave no cache for this case ({run.forward_problem})")
-        expected = self.truth.backward(self.part, dout, run.expected_cache)
+        expected = self.truth.backward(self.part, case, dout, run.expected_cache)
         result = self.call_backward(dout, run.cache)
         if not result.ok:
             return self._test("backward", case.name, False, failure(self.spec.backward, result)
@@ -228,10 +279,16 @@ class LayerChecker:
             grads = tuple(value)
         else:
             grads = (value,)
-        problems, errors, diagnoses, maps = [], {}, [], {}
+        problems, errors, diagnoses, maps, accepted = [], {}, [], {}, []
         for name, got, want in zip(names, grads, expected):
             want = np.asarray(want)
             issue = check_array(got, want, name)
+            cropped = (unpadding_hint(got, want.shape, run.inputs.args[3]["pad"])
+                       if issue and self.part == "conv" and name == "dx" else None)
+            if cropped:
+                problems.append(f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}: {cropped}")
+                diagnoses.append("conv-dx-unpadding")
+                continue
             if issue:
                 wrong_values = (isinstance(got, np.ndarray) and (got.shape != want.shape or rel_error(
                     np.nan_to_num(got.astype(np.float64)), want) > 1e-4))
@@ -243,6 +300,11 @@ class LayerChecker:
                 continue
             err = rel_error(got, want)
             errors[name] = err
+            if err > self.tol["backward"] and self.another_valid_subgradient(run, dout, got):
+                accepted.append(f"{name} routes the gradient at tied maxima differently from the reference: "
+                                "accepted, since at a tie any valid subgradient is right (each window's dout "
+                                "goes only to its maxima and sums to dout)")
+                continue
             if err > self.tol["backward"]:
                 found = self.diagnose_backward(run, dout, names.index(name), got, want)
                 text = f"{name} is wrong (relative error {err:.2g})"
@@ -253,6 +315,9 @@ class LayerChecker:
                 maps[name] = heatmap(got, want)
         right = len(names) - len(problems)
         if not problems:
+            if accepted:
+                return self._test("backward", case.name, True, "correct: " + "; ".join(accepted), rel_errors=errors,
+                                  tie_rule=True, note=True)
             detail = ", ".join(f"{n} {e:.1e}" for n, e in errors.items())
             return self._test("backward", case.name, True, f"correct (relative errors {detail})", rel_errors=errors)
         feedback = "; ".join(problems)
@@ -261,18 +326,23 @@ class LayerChecker:
         return self._test("backward", case.name, False, feedback, fraction=right / len(names), rel_errors=errors,
                           diagnosis=diagnoses[0] if diagnoses else None, heatmap=next(iter(maps.values()), None))
 
+    def another_valid_subgradient(self, run: CaseRun, dout: np.ndarray, got: np.ndarray) -> bool:
+        """Max pooling on a case with ties: whether ``got`` is a valid subgradient other than the
+        reference's (the last maximum, a split, ...): see ``ties``."""
+        if self.part != "max_pool" or not getattr(run.case, "ties", False):
+            return False
+        x, pool_param = run.inputs.args
+        return is_valid_max_pool_gradient(x, pool_param, dout, np.asarray(got, dtype=np.float64),
+                                          self.tol["backward"])
+
     def diagnose_backward(self, run: CaseRun, dout: np.ndarray, index: int, got: np.ndarray,
                           expected: np.ndarray) -> tuple[str, str] | None:
-        for variant in wrong.variants(self.part, "backward"):
-            try:
-                result = variant.evaluate(run.inputs.args, dout)
-            except (ValueError, IndexError, ArithmeticError):
-                continue
+        for key, message, result in self.truth.wrong(self.part, "backward", run.case, run.inputs.args, dout):
             candidate = np.asarray(result[index] if self.part == "conv" else result)
             if candidate.shape == expected.shape and rel_error(candidate, expected) <= self.tol["backward"]:
                 continue
             if candidate.shape == got.shape and rel_error(got, candidate) <= self.tol["backward"]:
-                return variant.key, variant.message
+                return key, message
         return None
 
     # -- numeric gradient
@@ -295,7 +365,12 @@ class LayerChecker:
         grads = tuple(back.value) if len(names) > 1 and isinstance(back.value, (tuple, list)) else (back.value,)
         args = list(run.inputs.args)
         g = rng(self.seed, self.part, case.name, "directions")
+        # the reference's forward at the probes too, where it can run there (not in student mode) and
+        # the student's forward was right on these inputs: see grader.checks.numeric
+        compare = run.forward_passed and not getattr(self.truth, "public", False)
         worst: dict[str, float] = {}
+        stale: list[str] = []  # the forward's output did not move between the probes
+        unfaithful: dict[str, tuple[float, float]] = {}  # name -> (the forward's derivative, the reference's)
         calls = 0
         misshapen = []
         for i, name in enumerate(names):
@@ -303,42 +378,68 @@ class LayerChecker:
                 misshapen.append(name)
                 continue
 
-            def f(point: np.ndarray, i: int = i) -> float | None:
+            def forward(point: np.ndarray, i: int = i) -> np.ndarray | None:
                 nonlocal calls
                 trial = list(args)
                 trial[i] = point
                 calls += 1
                 out, _, problem = _unpack_forward(self.call_forward(tuple(trial)), self.spec.forward)
-                if problem or not isinstance(out, np.ndarray) or out.shape != dout.shape:
+                if problem or not isinstance(out, np.ndarray) or out.shape != dout.shape or out.dtype.kind not in "fiu":
                     return None
-                with np.errstate(all="ignore"):
-                    value = float(np.sum(out * dout))
-                return value if np.isfinite(value) else None  # NaN or inf: no derivative to take
+                return out
 
-            checks = directional(f, np.asarray(args[i], dtype=np.float64), grads[i], g, name)
+            def reference(point: np.ndarray, i: int = i) -> np.ndarray:
+                trial = list(args)
+                trial[i] = point
+                return np.asarray(self.truth.forward(self.part, case, tuple(trial))[0], dtype=np.float64)
+
+            checks = directional(forward, np.asarray(args[i], dtype=np.float64), grads[i], g, name, dout,
+                                 reference if compare else None)
             if checks is None:
                 return self._test("numeric-gradient", case.name, False,
                                   f"not run: {self.spec.forward} failed on a perturbed input")
             worst[name] = max(c.error for c in checks)
-        bad = {n: e for n, e in worst.items() if e > self.tol["numeric-gradient"]}
-        detail = {"errors": worst, "forward_calls": calls}
+            off = max(checks, key=lambda c: c.reference_error)
+            if any(c.stale for c in checks):
+                stale.append(name)
+            elif off.reference_error > self.tol["numeric-gradient"]:
+                unfaithful[name] = (off.numeric, off.reference)
+        unchecked = stale + list(unfaithful)  # an agreement with such a forward proves nothing
+        bad = {n: e for n, e in worst.items() if e > self.tol["numeric-gradient"] and n not in unchecked}
+        failed = len(bad) + len(unchecked)
+        detail = {"errors": worst, "forward_calls": calls, **({"stale": stale} if stale else {}),
+                  **({"unfaithful": {n: list(d) for n, d in unfaithful.items()}} if unfaithful else {})}
         if misshapen:
-            checked = ", ".join(f"{n} {'agrees' if n not in bad else 'disagrees'}" for n in worst)
+            checked = ", ".join(f"{n} {'agrees' if n not in bad and n not in unchecked else 'disagrees'}"
+                                for n in worst)
             return self._test("numeric-gradient", case.name, False,
                               f"{', '.join(misshapen)} from {self.spec.backward} is not shaped like its input"
                               + (f" ({checked} with the numerical gradient of your own forward)" if worst else ""),
-                              fraction=(len(worst) - len(bad)) / len(names), **detail)
-        if not bad:
+                              fraction=(len(worst) - failed) / len(names), **detail)
+        if not failed:
             note = "" if run.forward_passed else f" (but {self.spec.forward} itself is wrong: fix it first)"
             return self._test("numeric-gradient", case.name, True,
                               "your backward matches the numerical gradient of your own forward" + note, **detail)
-        names_bad = ", ".join(f"{n} (relative error {e:.2g})" for n, e in bad.items())
-        where = (f"your {self.spec.forward} is right, so the bug is in {self.spec.backward}" if run.forward_passed
-                 else f"your {self.spec.forward} is wrong too: fix it first, then check {self.spec.backward} again")
-        return self._test("numeric-gradient", case.name, False,
-                          f"{names_bad} {'disagrees' if len(bad) == 1 else 'disagree'} with the numerical gradient "
-                          f"of your own forward: {where}",
-                          fraction=(len(names) - len(bad)) / len(names), **detail)
+        problems = []
+        if bad:
+            names_bad = ", ".join(f"{n} (relative error {e:.2g})" for n, e in bad.items())
+            where = (f"your {self.spec.forward} is right, so the bug is in {self.spec.backward}" if run.forward_passed
+                     else f"your {self.spec.forward} is wrong too: fix it first, then check {self.spec.backward} again")
+            problems.append(f"{names_bad} {'disagrees' if len(bad) == 1 else 'disagree'} with the numerical "
+                            f"gradient of your own forward: {where}")
+        if stale:
+            inputs = ", ".join(n[1:] for n in stale)
+            problems.append(f"{self.spec.forward} returned exactly the same output when {inputs} moved by +h·v and "
+                            f"by -h·v (it ignores {'it' if len(stale) == 1 else 'them'}, or hands back outputs it "
+                            f"remembered), so {', '.join(stale)} from {self.spec.backward} cannot be checked "
+                            "against it")
+        for n, (got, want) in unfaithful.items():
+            problems.append(f"{self.spec.forward} is right on this case's inputs but not next to them: as {n[1:]} "
+                            f"moves along a random direction its output changes at a rate of {got:.4g}, the "
+                            f"reference's at {want:.4g} (a forward must compute its output from its inputs on every "
+                            f"call; remembered or approximate outputs leave {n} unchecked)")
+        return self._test("numeric-gradient", case.name, False, "; ".join(problems),
+                          fraction=(len(names) - failed) / len(names), **detail)
 
     # -- all of it
 

@@ -63,6 +63,34 @@ def seed_line(report: Report) -> str:
     return f"seed {report.seed}: rerun with --seed {report.seed}"
 
 
+def sandboxes(report: Report) -> list[tuple[list[str], dict[str, str]]]:
+    """What the sandbox's children had, as each part's session reported it (the ``protections``
+    its integrity tests carry, not what the machine offers): [(parts, protections)], parts
+    whose children had the same protections together."""
+    groups: dict[tuple, list[str]] = {}
+    for test in report.tests:
+        had = test.details.get("protections") if test.kind == "integrity" else None
+        if isinstance(had, dict) and had:
+            key = tuple((clean_text(k), clean_text(v)) for k, v in had.items())
+            groups.setdefault(key, [])
+            if test.part not in groups[key]:
+                groups[key].append(test.part)
+    return [(names, dict(key)) for key, names in groups.items()]
+
+
+def sandbox_text(had: dict[str, str]) -> str:
+    """``network: isolated (...); processes: pid namespace; ...``, keys with the same value together."""
+    keys: dict[str, list[str]] = {}
+    for key, value in had.items():
+        keys.setdefault(value, []).append(key)
+    return "; ".join(f"{', '.join(names)}: {value}" for value, names in keys.items())
+
+
+def sandbox_lines(report: Report) -> list[str]:
+    """One line per entry of ``sandboxes``: ``sandbox of conv, max_pool: network: isolated (...); ...``."""
+    return [f"sandbox of {', '.join(names)}: {sandbox_text(had)}" for names, had in sandboxes(report)]
+
+
 def seconds(value: float) -> str:
     """A duration for people: 45 µs, 12.3 ms, 1.23 s."""
     value = float(value)
@@ -97,11 +125,22 @@ class PartSummary:
 
     @property
     def failed(self) -> int:
-        return sum(not t.passed for t in self.tests)
+        return sum(t.status == "failed" for t in self.tests)
+
+    @property
+    def not_run(self) -> int:
+        return sum(t.status == "not run" for t in self.tests)
 
     @property
     def passed(self) -> int:
-        return len(self.tests) - self.failed
+        return sum(t.passed for t in self.tests)
+
+
+def counts_line(report: Report) -> str:
+    """``N passed, M failed, K not run`` (the last only when some did not run)."""
+    counts = report.counts()
+    line = f"{counts['passed']} passed, {counts['failed']} failed"
+    return line + (f", {counts['not run']} not run" if counts["not run"] else "")
 
 
 def parts(report: Report) -> list[PartSummary]:

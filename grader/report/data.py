@@ -13,7 +13,7 @@ from typing import Any
 
 from grader.results import Report, TestResult
 
-from .common import clean_text, json_safe, num, parts, rounded, seed_line
+from .common import clean_text, counts_line, json_safe, num, parts, rounded, sandbox_lines, sandboxes, seed_line
 
 
 def gradescope_dict(report: Report) -> dict[str, Any]:
@@ -34,8 +34,9 @@ def _gradescope_test(test: TestResult) -> dict[str, Any]:
         "name": clean_text(test.name),
         "score": rounded(test.score),
         "max_score": rounded(test.max_score),
-        "status": test.status,
-        "output": clean_text(test.feedback),
+        "status": "passed" if test.passed else "failed",  # Gradescope knows only these two
+        "output": clean_text(test.feedback if test.ran or test.feedback.startswith("not run")
+                             else f"not run: {test.feedback}"),
         "tags": [test.part, test.kind],
         "visibility": "visible",
     }
@@ -45,7 +46,7 @@ def json_dict(report: Report) -> dict[str, Any]:
     """Gradescope's shape plus the run's context and each test's part, kind and details."""
     data = gradescope_dict(report)
     for entry, test in zip(data["tests"], report.tests):
-        entry.update(part=test.part, kind=test.kind, details=json_safe(test.details) or {})
+        entry.update(part=test.part, kind=test.kind, ran=test.ran, details=json_safe(test.details) or {})
     data.update(
         submission=clean_text(report.submission),
         seed=int(report.seed),
@@ -53,6 +54,7 @@ def json_dict(report: Report) -> dict[str, Any]:
         device=clean_text(report.device),
         percent=rounded(report.percent),
         protections=json_safe(report.protections) or {},
+        sandboxes=[{"parts": names, "protections": had} for names, had in sandboxes(report)],
         notes=[clean_text(n) for n in report.notes],
     )
     return data
@@ -60,12 +62,12 @@ def json_dict(report: Report) -> dict[str, Any]:
 
 def summary(report: Report) -> str:
     """The few lines Gradescope shows above the tests."""
-    failed = sum(not t.passed for t in report.tests)
     lines = [f"Score: {num(report.score)} / {num(report.max_score)} ({report.percent:.1f}%); "
-             f"{len(report.tests) - failed} of {len(report.tests)} tests passed."]
+             f"{len(report.tests)} tests: {counts_line(report)}."]
     lines += [f"{p.name}: {num(p.score)} / {num(p.max_score)}" for p in parts(report)]
     lines.append(f"{seed_line(report)} (layout {clean_text(report.layout or 'unknown')}, "
                  f"device {clean_text(report.device)})")
+    lines += sandbox_lines(report)
     if report.notes:
         lines += ["Notes:"] + [f"- {clean_text(n)}" for n in report.notes]
     return "\n".join(lines)

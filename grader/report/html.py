@@ -13,7 +13,7 @@ from grader.render import render
 from grader.results import Report, TestResult
 
 from . import svg
-from .common import clean_text, num, parts, points, seconds
+from .common import clean_text, num, parts, points, sandboxes, seconds
 
 TEMPLATE = "report.html.j2"
 
@@ -24,7 +24,7 @@ def to_html(report: Report) -> str:
 
 
 def context(report: Report) -> dict[str, Any]:
-    failed = sum(not t.passed for t in report.tests)
+    counted = report.counts()
     index = iter(range(len(report.tests)))
     return {
         "submission": clean_text(report.submission),
@@ -36,7 +36,8 @@ def context(report: Report) -> dict[str, Any]:
         "max_score": num(report.max_score),
         "percent": f"{report.percent:.1f}",
         "bar": {"width": f"{min(max(report.percent, 0.0), 100.0):.1f}", "colour": _colour(report.percent)},
-        "counts": {"total": len(report.tests), "passed": len(report.tests) - failed, "failed": failed},
+        "counts": {"total": len(report.tests), "passed": counted["passed"], "failed": counted["failed"],
+                   "not_run": counted["not run"]},
         "parts": [
             {
                 "name": part.name,
@@ -47,12 +48,15 @@ def context(report: Report) -> dict[str, Any]:
                 "colour": _colour(part.percent),
                 "passed": part.passed,
                 "failed": part.failed,
+                "not_run": part.not_run,
                 "tests": [_card(test, next(index)) for test in part.tests],
             }
             for part in parts(report)
         ],
         "notes": [clean_text(note) for note in report.notes],
-        "protections": _protections(report.protections),
+        # what each part's child had first, then what the machine offers
+        "protections": _protections({**{f"sandbox of {', '.join(names)}": had for names, had in sandboxes(report)},
+                                     **report.protections}),
     }
 
 
@@ -62,7 +66,8 @@ def _card(test: TestResult, number: int) -> dict[str, Any]:
         "name": clean_text(test.name),
         "short_name": clean_text(test.name.removeprefix(f"{test.part} ")),
         "passed": test.passed,
-        "status": "PASS" if test.passed else "FAIL",
+        "status": "PASS" if test.passed else "NOT RUN" if not test.ran else "FAIL",
+        "ran": test.ran,
         "points": points(test),
         "unscored": test.max_score == 0,
         "feedback": clean_text(test.feedback),

@@ -13,19 +13,20 @@ import xml.etree.ElementTree as ET
 
 from grader.results import Report, TestResult
 
-from .common import clean_text, first_line, num, parts, points
+from .common import clean_text, first_line, num, parts, points, sandbox_text, sandboxes
 
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
 def to_junit(report: Report) -> str:
     """The report as JUnit XML text."""
-    failures = sum(not t.passed for t in report.tests)
+    counts = report.counts()
     root = ET.Element("testsuites", {
         "name": "grader",
         "tests": str(len(report.tests)),
-        "failures": str(failures),
+        "failures": str(counts["failed"]),
         "errors": "0",
+        "skipped": str(counts["not run"]),
         "time": f"{float(report.execution_time):.3f}",
     })
     for part in parts(report):
@@ -34,7 +35,7 @@ def to_junit(report: Report) -> str:
             "tests": str(len(part.tests)),
             "failures": str(part.failed),
             "errors": "0",
-            "skipped": "0",
+            "skipped": str(part.not_run),
             "time": "0",
         })
         properties = ET.SubElement(suite, "properties")
@@ -47,6 +48,7 @@ def to_junit(report: Report) -> str:
             ("seed", str(report.seed)),
             ("layout", clean_text(report.layout)),
             ("device", clean_text(report.device)),
+            *[("sandbox", sandbox_text(had)) for names, had in sandboxes(report) if part.name in names],
         ):
             ET.SubElement(properties, "property", {"name": name, "value": value})
         for test in part.tests:
@@ -62,7 +64,10 @@ def _testcase(suite: ET.Element, test: TestResult) -> None:
         "time": "0",
     })
     feedback = clean_text(test.feedback)
-    if not test.passed:
+    if not test.ran:  # JUnit's own word for a test that did not run
+        skipped = ET.SubElement(case, "skipped", {"message": first_line(feedback) or "not run"})
+        skipped.text = f"{feedback}\n(points {points(test)})" if feedback else f"points {points(test)}"
+    elif not test.passed:
         failure = ET.SubElement(case, "failure", {
             "message": first_line(feedback) or f"failed ({points(test)} points)",
             "type": test.kind,

@@ -11,13 +11,13 @@ import textwrap
 
 from grader.results import Report, TestResult
 
-from .common import clean_text, finite, num, parts, points, seconds, seed_line
+from .common import clean_text, counts_line, finite, num, parts, points, sandbox_lines, seconds, seed_line
 
 WIDTH = 100
 INDENT = " " * 8
 NAME_WIDTH = 56
 
-GREEN, RED, BOLD, DIM, RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
+GREEN, RED, YELLOW, BOLD, DIM, RESET = "\x1b[32m", "\x1b[31m", "\x1b[33m", "\x1b[1m", "\x1b[2m", "\x1b[0m"
 
 
 def to_text(report: Report, color: bool = False) -> str:
@@ -30,30 +30,31 @@ def to_text(report: Report, color: bool = False) -> str:
         f"Submission {clean_text(report.submission)}, layout {clean_text(report.layout or 'unknown')}, "
         f"{seed_line(report)}, device {clean_text(report.device)}",
     ]
+    lines += [line for sandbox in sandbox_lines(report) for line in _wrap(sandbox, "    ", first="")]
     if not report.tests:
         lines += ["", "No tests were run."]
     width = min(NAME_WIDTH, max((len(clean_text(t.name)) for t in report.tests), default=0))
     for part in parts(report):
         lines += ["", paint(f"{part.name}  {num(part.score)} / {num(part.max_score)}", BOLD)]
         for test in part.tests:
-            mark = paint("PASS", GREEN, BOLD) if test.passed else paint("FAIL", RED, BOLD)
+            mark = (paint("PASS", GREEN, BOLD) if test.passed else paint("SKIP", YELLOW, BOLD) if not test.ran
+                    else paint("FAIL", RED, BOLD))
             lines.append(f"  {mark}  {clean_text(test.name).ljust(width)}  {points(test)}")
             lines += [paint(line, DIM) if test.passed else line for line in _feedback_lines(test)]
-    failed = sum(not t.passed for t in report.tests)
     if report.notes:
         lines += ["", "Notes:"] + [line for note in report.notes for line in _wrap(note, "    ", first="  - ")]
     lines += [
         "",
-        f"{len(report.tests)} test{'s' if len(report.tests) != 1 else ''}: "
-        f"{len(report.tests) - failed} passed, {failed} failed",
+        f"{len(report.tests)} test{'s' if len(report.tests) != 1 else ''}: {counts_line(report)}",
         paint(f"Score: {num(report.score)} / {num(report.max_score)} ({report.percent:.1f}%)", BOLD),
     ]
     return "\n".join(lines) + "\n"
 
 
 def _feedback_lines(test: TestResult) -> list[str]:
-    """Failures show their feedback; speed tests show their ratio line (and the times) either way."""
-    if test.passed and test.kind != "speed":
+    """Failures show their feedback; speed tests show their ratio line (and the times) either way, and
+    a passed test its feedback when that is a note worth reading (``details["note"]``)."""
+    if test.passed and test.kind != "speed" and not test.details.get("note"):
         return []
     lines = _wrap(test.feedback) if test.feedback else []
     speed = test.details.get("speed") if isinstance(test.details.get("speed"), dict) else {}

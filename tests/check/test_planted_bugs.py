@@ -48,6 +48,15 @@ CASES = {
     "syntax_error": ("conv,max_pool,avg_pool", {("conv", "forward")}, "SyntaxError", ("max_pool", "avg_pool")),
     "import_error": ("conv,max_pool,avg_pool", {("conv", "forward")}, "tensorflow_nonexistent_pkg", ("max_pool", "avg_pool")),
     "infinite_loop": ("conv,max_pool,avg_pool", {("conv", "backward")}, "timed out", ("max_pool", "avg_pool")),
+    # the bugs real solutions make most (issue 13): named for what they are, not "padding ignored?"
+    "conv_unpad_negative_slice": (CONV, {("conv", "backward")}, "is empty when pad is 0", ()),
+    "conv_unpad_hardcoded_one": (CONV, {("conv", "backward")}, "hard-coded 1:-1", ()),
+    "conv_python2_division": (CONV, {("conv", "forward")}, "compute output sizes with //", ()),
+    "pool_square_output_only": (POOLS, {("max_pool", "forward"), ("avg_pool", "forward")},
+                                "right only on square outputs", ()),
+    "pool_stride_is_window": (POOLS, {("max_pool", "forward"), ("avg_pool", "forward")},
+                              "assumes the stride equals the window", ()),
+    "conv_pad_hardcoded_one": (CONV, {("conv", "forward")}, "padding is taken as 1", ()),
 }
 
 

@@ -256,7 +256,7 @@ class FakeSession:
 
     def _forward(self, args: tuple) -> CallResult:
         mode = self._mode(self.forward_modes, "forward mode")
-        out, cache = TRUTH.forward(self.part, args)
+        out, cache = TRUTH.forward(self.part, None, args)
         right = mode in ("correct", "correct_list", "none_cache")
         self.forward_log.append((_key(args), right))
         common = self._common(mode, "forward")
@@ -310,7 +310,7 @@ class FakeSession:
     def _backward(self, dout: Any, cache: Any) -> CallResult:
         mode = self._mode(self.backward_modes, "backward mode")
         try:
-            grads = TRUTH.backward(self.part, dout, cache)
+            grads = TRUTH.backward(self.part, None, dout, cache)
         except Exception as exc:  # a junk cache: the student's code would raise
             self.backward_log.append((_dout_key(dout), False))
             self.approx_log.append((_dout_key(dout), False))
@@ -422,7 +422,7 @@ def test_layer_checker_survives_malformed_returns(part, data):
         forward = by_name[f"{part} forward: {case.name}"]
         if forward.passed:
             assert first(session.forward_log, _key(inputs.args)) is True, forward.feedback
-        expected_out, _ = TRUTH.forward(part, inputs.args)
+        expected_out, _ = TRUTH.forward(part, None, inputs.args)
         dout_key = _dout_key(checker.runs[checker.cases().index(case)].inputs.dout) \
             if checker.runs[checker.cases().index(case)].inputs.dout is not None else None
         calls = backward_calls(session.backward_log, dout_key) if dout_key is not None else []

@@ -1,0 +1,87 @@
+"""The verdicts the fixtures are graded against come from torch, not from the grader.
+
+Each layer fixture of tests/submissions is run here (our own code, in this process) on
+cases like the grader's, and compared with torch's conv2d, max_pool2d, avg_pool2d and
+autograd: the fixtures planted as bugs must disagree with torch somewhere, and the ones
+planted as right answers written another way (a tie routed to the last maximum, or split)
+must agree, with any valid subgradient at ties accepted as the issue asks."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.checks.cases import cases_for, conv_inputs, pool_inputs
+from grader.checks.ties import is_valid_max_pool_gradient
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+FIXTURES = Path(__file__).resolve().parents[1] / "submissions"
+
+# fixture: (part, right according to torch?)
+VERDICTS = {
+    "conv_flipped": ("conv", False), "conv_no_padding": ("conv", False), "conv_one_side_padding": ("conv", False),
+    "conv_no_stride": ("conv", False), "conv_no_dilation": ("conv", False), "conv_no_bias": ("conv", False),
+    "conv_bias_twice": ("conv", False), "conv_db_wrong_axes": ("conv", False), "conv_dw_last_sample": ("conv", False),
+    "conv_dx_not_flipped": ("conv", False), "conv_backward_wrong_but_forward_right": ("conv", False),
+    "conv_forward_wrong_backward_consistent": ("conv", False), "conv_unpad_negative_slice": ("conv", False),
+    "conv_unpad_hardcoded_one": ("conv", False), "conv_python2_division": ("conv", False),
+    "maxpool_whole_window": ("max_pool", False), "maxpool_all_ties": ("max_pool", False),
+    "maxpool_overlap_overwrite": ("max_pool", False), "avgpool_no_divide": ("avg_pool", False),
+    "pool_square_output_only": ("max_pool", False), "pool_stride_is_window": ("max_pool", False),
+    "conv_pad_hardcoded_one": ("conv", False),
+    "maxpool_ties_last": ("max_pool", True), "maxpool_ties_split": ("max_pool", True),
+}
+
+
+def _load(name: str, part: str):
+    file = FIXTURES / name / ("conv.py" if part == "conv" else "pool.py")
+    spec = importlib.util.spec_from_file_location(f"fixture_{name}", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _agrees_with_torch(module, part: str, case, seed: int) -> bool:
+    """Whether the module's forward and backward match torch on this case (any valid subgradient at ties)."""
+    if part == "conv":
+        inputs = conv_inputs(case, seed, part, True)
+        x, w, b, p = inputs.args
+        tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+        expected = F.conv2d(*tensors, stride=p["stride"], padding=p["pad"], dilation=p["dilation"])
+    else:
+        inputs = pool_inputs(case, seed, part)
+        x, p = inputs.args
+        tensors = [torch.tensor(x, requires_grad=True)]
+        pool = F.max_pool2d if part == "max_pool" else F.avg_pool2d
+        expected = pool(tensors[0], (p["pool_height"], p["pool_width"]), p["stride"])
+    dout = np.random.default_rng(seed).standard_normal(tuple(expected.shape))
+    expected.backward(torch.tensor(dout))
+    try:
+        out, cache = getattr(module, f"{part}_forward")(*[np.copy(a) if isinstance(a, np.ndarray) else dict(a)
+                                                         for a in inputs.args])
+        grads = getattr(module, f"{part}_backward")(dout.copy(), cache)
+    except Exception:  # noqa: BLE001 - a crash is a disagreement
+        return False
+    grads = tuple(grads) if part == "conv" else (grads,)
+    if np.shape(out) != tuple(expected.shape) or not np.allclose(out, expected.detach().numpy(), atol=1e-9):
+        return False
+    for got, tensor in zip(grads, tensors):
+        want = tensor.grad.numpy()
+        if np.shape(got) != want.shape:
+            return False
+        if not np.allclose(got, want, atol=1e-9):
+            if not (part == "max_pool" and is_valid_max_pool_gradient(x, p, dout, np.asarray(got))):
+                return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(VERDICTS))
+def test_the_fixture_is_what_torch_says(name):
+    part, right = VERDICTS[name]
+    module = _load(name, part)
+    agreements = [_agrees_with_torch(module, part, case, 1) for case in cases_for(part)]
+    assert all(agreements) if right else not all(agreements), (name, agreements)

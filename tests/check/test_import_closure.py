@@ -1,0 +1,89 @@
+"""False zeros (issue 13): a forbidden import costs points only where the graded code runs it.
+
+A correct conv beside an unused helper that imports scipy.signal, and cs231n's whole folder
+handed in (its own fast_layers.py imports torch), are graded on what the graded functions
+run: the static scan names those imports as notices; an import that does run is refused by
+the sandbox at run time and still zeroes the part."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.checks import integrity
+from grader.grading import grade_submission
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).resolve().parent / "fast.toml"
+FORBIDDEN = ("torch", "scipy.signal", "scipy.ndimage")
+EXAMPLE = ROOT / "examples" / "cs231n_submission"
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+
+
+def test_the_closure_follows_what_the_graded_file_imports(tmp_path):
+    write(tmp_path, {
+        "cs231n/__init__.py": "",
+        "cs231n/layers.py": "import numpy as np\nfrom .helpers import pad\nfrom cs231n import im2col\n",
+        "cs231n/helpers.py": "def pad(x):\n    import scipy.signal\n    return x\n",
+        "cs231n/im2col.py": "import numpy as np\n",
+        "cs231n/fast_layers.py": "import torch\n",
+        "cs231n/layer_utils.py": "from cs231n.fast_layers import *\n",
+        "scratch.py": "import torch\n",
+    })
+    found = integrity.scan(tmp_path, ["cs231n/layers.py"], FORBIDDEN)
+    assert not [f for f in found if not f.notice]
+    notes = {f.file: f.what for f in found}
+    assert "never imports" in notes["cs231n/fast_layers.py"] and "never imports" in notes["scratch.py"]
+    assert "inside a function" in notes["cs231n/helpers.py"]
+
+
+def test_a_top_level_import_in_an_imported_helper_still_counts(tmp_path):
+    write(tmp_path, {"conv.py": "from util import go\n", "util.py": "import torch\n\ndef go():\n    pass\n"})
+    found = integrity.scan(tmp_path, ["conv.py"], FORBIDDEN)
+    assert [(f.file, f.what, f.notice) for f in found] == [("util.py", "torch", False)]
+
+
+def test_an_unused_scipy_helper_beside_a_correct_conv_costs_nothing(tmp_path):
+    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
+    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:
+        handle.write("\n\ndef conv_forward_scipy(x, w):\n    from scipy.signal import correlate2d\n"
+                     "    return correlate2d(x, w, mode='valid')\n")
+    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
+    libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
+    assert "scipy.signal" in libraries.feedback and libraries.passed
+
+
+def test_a_whole_cs231n_folder_is_graded_on_the_layers(tmp_path):
+    # the hand-in many students make: the course's whole package, fast_layers.py (torch) included
+    shutil.copytree(EXAMPLE, tmp_path / "handin")
+    write(tmp_path / "handin", {
+        "cs231n/fast_layers.py": "import torch\nimport torch.nn.functional as F\n\n"
+                                 "def conv_forward_fast(x, w, b, conv_param):\n"
+                                 "    return F.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy(), None\n",
+        "cs231n/layer_utils.py": "from cs231n.layers import *\nfrom cs231n.fast_layers import *\n",
+        "cs231n/classifiers/__init__.py": "",
+        "cs231n/classifiers/cnn.py": "from cs231n.layer_utils import *\n",
+        "cs231n/gradient_check.py": "from random import randrange\nimport numpy as np\n",
+    })
+    report = grade_submission(tmp_path / "handin", parts="conv,max_pool", seed=2, device="cpu", config_path=CONFIG)
+    assert report.layout == "cs231n"
+    assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
+
+
+def test_a_forbidden_import_that_runs_still_zeroes_the_part(tmp_path):
+    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
+    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:  # a helper that the forward calls
+        handle.write("\n\n_real = conv_forward\n\ndef conv_forward(x, w, b, conv_param):\n"
+                     "    import torch  # noqa\n    return _real(x, w, b, conv_param)\n")
+    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    assert report.score == 0
+    libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
+    assert not libraries.passed and "torch" in libraries.feedback
