@@ -87,3 +87,26 @@ def test_a_forbidden_import_that_runs_still_zeroes_the_part(tmp_path):
     assert report.score == 0
     libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
     assert not libraries.passed and "torch" in libraries.feedback
+
+
+def test_a_library_that_is_not_installed_and_never_used_costs_nothing(tmp_path):
+    # real solutions left `from IPython.core.debugger import Tracer` (or matplotlib, or a module gone
+    # from numpy) at the top of layers.py: the file must still import
+    shutil.copytree(EXAMPLE, tmp_path / "handin")
+    layers = tmp_path / "handin" / "cs231n" / "layers.py"
+    layers.write_text("from IPython.core.debugger import Tracer\nimport matplotlib.pyplot as plt\n"
+                      "from numpy.testing._private.nosetester import NoseTester\n"
+                      + layers.read_text(encoding="utf-8"), encoding="utf-8")
+    report = grade_submission(tmp_path / "handin", parts="conv,max_pool", seed=2, device="cpu", config_path=CONFIG)
+    assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
+
+
+def test_a_stand_in_that_is_used_says_what_is_missing(tmp_path):
+    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
+    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:
+        handle.write("\n\nimport matplotlib.pyplot as plt\n_real = conv_forward\n\n"
+                     "def conv_forward(x, w, b, conv_param):\n    plt.figure()\n    return _real(x, w, b, conv_param)\n")
+    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    forward = [t for t in report.tests if t.kind == "forward"]
+    assert not any(t.passed for t in forward)
+    assert "matplotlib.pyplot.figure is not installed in the grader's sandbox" in forward[0].feedback

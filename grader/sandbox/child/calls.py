@@ -24,6 +24,40 @@ import _grader_child_failures as failures  # a sibling, loaded by main.py
 
 _perf_counter = time.perf_counter  # bound now: a student patching time.perf_counter changes nothing here
 MAX_NOTES = 20
+MAX_STAND_INS = 16  # missing libraries given a stand-in per import
+
+
+def _prefixes(name: str) -> list[str]:
+    """``a``, ``a.b``, ``a.b.c`` for ``a.b.c``."""
+    parts = name.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+class _StandIn(types.ModuleType):
+    """A library that is not installed: importing it and its names works, using them raises."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.__path__ = []  # a package: its submodules import as stand-ins too
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _Unavailable(f"{self.__name__}.{attribute}")
+
+
+class _Unavailable:
+    def __init__(self, name: str):
+        self._name = name
+
+    def __call__(self, *args, **kwargs):
+        raise ModuleNotFoundError(f"{self._name} is not installed in the grader's sandbox (your code imported it, "
+                                  "and the graded functions use it)")
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _Unavailable(f"{self._name}.{attribute}")
 
 
 class Child:
@@ -148,7 +182,7 @@ class Child:
         trusted, module_name = request["trusted"], request["module"]
         shown = os.path.basename(trusted) if trusted else failures.display(module_name)
         try:
-            module = self.load_trusted(trusted) if trusted else importlib.import_module(module_name)
+            module = self.load_trusted(trusted) if trusted else self.import_submission(module_name)
         except BaseException as exc:  # noqa: BLE001
             self.fail(reply, exc, importing=shown, module_name=module_name)
             return reply
@@ -177,6 +211,32 @@ class Child:
         finally:
             _flush_streams()
         return reply
+
+    def import_submission(self, module_name: str):
+        """Import the student's module.  A library it imports that is not installed here and is
+        neither forbidden nor part of the submission (IPython, matplotlib, a module gone from
+        numpy: what a notebook or a debugging session left at the top of a file) gets a
+        stand-in, so that a file whose graded functions never use it still imports; the
+        stand-in raises, naming the library, where the code does use it."""
+        for _ in range(MAX_STAND_INS + 1):
+            try:
+                return importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                name = exc.name if isinstance(exc.name, str) else ""
+                if not self.may_stand_in(name):
+                    raise
+                for part in _prefixes(name):
+                    sys.modules.setdefault(part, _StandIn(part))
+                self.note(f"your code imports {name}, which is not installed in the grader's sandbox: a stand-in "
+                          "took its place (it raises if your graded functions use it)")
+        return importlib.import_module(module_name)
+
+    def may_stand_in(self, name: str) -> bool:
+        if not name or name in sys.modules or self.failures.missing(name) is False:
+            return False
+        forbidden = self.config["rules"]["forbidden"]
+        return not any(name == m or name.startswith(m + ".") or m.startswith(name + ".") for m in forbidden) \
+            and not name.startswith(("grader", "_grader"))
 
     def look_for_changed_inputs(self, function, request: dict, args, kwargs) -> None:
         """Record the array arguments that ``function`` changed in place (the grader hands every
