@@ -123,15 +123,19 @@ def test_a_syntax_error_names_the_file_and_the_line(session):
 
 
 def test_import_time_errors_missing_files_and_missing_functions(session):
-    s = session({"bad.py": "x = 1\nraise ValueError('no')\n", "conv.py": "y = 2\n", "pool.py": "import scipy_not_here\n"})
+    s = session({"bad.py": "x = 1\nraise ValueError('no')\n", "conv.py": "y = 2\n",
+                 "pool.py": "import scipy_not_here\nscipy_not_here.setup()\n", "helpers.py": "import plot_lib_absent\n"})
     assert s.call("bad", "f").error == "importing bad.py failed: ValueError: no (bad.py, line 2)"
     assert s.call("conv", "conv_forward").error == "conv.py defines no function 'conv_forward'"
     assert s.call("conv", "y").error == "conv.py has a non-callable function 'y'"
     assert s.call("transfer", "build_model").error == "transfer.py was not found in the submission"
     assert s.call("cs231n.layers", "f").error == "cs231n/layers.py was not found in the submission"
-    r = s.call("pool", "max_pool_forward")
-    assert r.kind == "import" and r.error.startswith("importing pool.py failed: ModuleNotFoundError: No module named")
-    assert "(pool.py, line 1)" in r.error
+    r = s.call("pool", "max_pool_forward")  # a missing library the file uses at import time
+    assert r.kind == "import" and r.error.startswith(
+        "importing pool.py failed: ModuleNotFoundError: scipy_not_here.setup is not installed in the grader's sandbox")
+    assert "(pool.py, line 2)" in r.error
+    # one it imports and never uses gets a stand-in: the file imports
+    assert s.call("helpers", "f").error == "helpers.py defines no function 'f'"
 
 
 def test_the_cs231n_layout_imports_as_a_package(session):

@@ -223,7 +223,7 @@ class Child:
                 return importlib.import_module(module_name)
             except ModuleNotFoundError as exc:
                 name = exc.name if isinstance(exc.name, str) else ""
-                if not self.may_stand_in(name):
+                if not self.may_stand_in(name, module_name):
                     raise
                 for part in _prefixes(name):
                     sys.modules.setdefault(part, _StandIn(part))
@@ -231,8 +231,12 @@ class Child:
                           "took its place (it raises if your graded functions use it)")
         return importlib.import_module(module_name)
 
-    def may_stand_in(self, name: str) -> bool:
-        if not name or name in sys.modules or self.failures.missing(name) is False:
+    def may_stand_in(self, name: str, module_name: str) -> bool:
+        """Whether the missing ``name`` gets a stand-in: never the graded module itself (nor its
+        package), a module of the submission, a forbidden library or the grader."""
+        if not name or name in sys.modules or not self.failures.missing(name):
+            return False
+        if (module_name + ".").startswith(name + "."):
             return False
         forbidden = self.config["rules"]["forbidden"]
         return not any(name == m or name.startswith(m + ".") or m.startswith(name + ".") for m in forbidden) \

@@ -1,4 +1,4 @@
-# Test fixture import_error: conv.py imports a package that does not exist; pool.py is correct and must be graded normally.
+# Test fixture import_error: conv.py imports a package that does not exist and never uses it (a correct file: it must not lose points); pool.py is correct and must be graded normally.
 """Convolutional layer: forward and backward passes in numpy.
 
 The layer computes a cross-correlation (the filters are not flipped), as every
