@@ -83,7 +83,8 @@ def grade_layers(root: Path, part: str, spec: PartSpec, cfg: config_module.Confi
     with (prestarted.take(part) if prestarted else part_session(root, cfg, limits)) as session:
         if cfg.require_isolation:  # before any student code runs in it
             check_isolation(session.protections, part)
-        tests = LayerChecker(part, spec, session, seed, truth, cfg.tolerance).run()
+        checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
+        tests = checker.run()
         correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
         if truth.public:  # a student install has no reference to time against
             speed = speed_not_run(part, 0.0, "the autograder times your code against the reference"
@@ -99,19 +100,23 @@ def grade_layers(root: Path, part: str, spec: PartSpec, cfg: config_module.Confi
                               cfg.speed_bands, agree)
         else:
             speed = speed_not_run(part, speed_points, "make the forward and backward tests pass first")
-        return PartOutcome(tests, [speed], list(session.events), dict(session.protections), findings)
+        return PartOutcome(tests, [speed], list(session.events), dict(session.protections), findings,
+                           notes=[f"{part}: {note}" for note in checker.notes])
 
 
 def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth,
-               limits: Limits, started=None, prestarted: Prestarted | None = None) -> list[TestResult]:
+               limits: Limits, started=None, prestarted: Prestarted | None = None,
+               notes: list[str] | None = None) -> list[TestResult]:
     """One part's tests as the report holds them: every part's grader gives a ``PartOutcome``,
-    scored the same way (``scoring.finish``)."""
+    scored the same way (``scoring.finish``); its notes go to ``notes``."""
     if part == "transfer":
         from grader.checks.transfer import grade_transfer
 
         outcome = grade_transfer(started or start_transfer(root, cfg, seed, truth.device, limits, truth), cfg.points)
     else:
         outcome = grade_layers(root, part, spec, cfg, seed, truth, limits, prestarted)
+    if notes is not None:
+        notes += outcome.notes
     return finish(part, outcome, cfg.points)
 
 
@@ -119,7 +124,8 @@ def _grade_into(report: Report, root: Path, part: str, spec: PartSpec, cfg: conf
                 truth, limits: Limits, started, prestarted: Prestarted | None) -> None:
     """Grade one part into ``report``; the grader's own failure fails that part alone."""
     try:
-        report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, started, prestarted))
+        report.tests.extend(grade_part(root, part, spec, cfg, seed, truth, limits, started, prestarted,
+                                       report.notes))
     except UsageError:  # the instructor's configuration (a broken task file): exit 2 with one line
         raise
     except Exception as exc:  # noqa: BLE001 - the grader's own failure: this part fails, the rest go on

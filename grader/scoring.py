@@ -26,6 +26,7 @@ class PartOutcome:
     protections: dict = field(default_factory=dict)  # what its student child had
     findings: list[integrity.Finding] = field(default_factory=list)  # the static scan's
     libraries: bool = True  # whether the part has an "allowed libraries" test (the numpy parts)
+    notes: list[str] = field(default_factory=list)  # lines for the report's notes (a library stood in for)
 
 
 def finish(part: str, outcome: PartOutcome, points: dict[str, float]) -> list[TestResult]:

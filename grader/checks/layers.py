@@ -168,6 +168,7 @@ class LayerChecker:
         self.tol = tolerance
         self.runs: list[CaseRun] = []
         self.blocked: dict[str, str] = {}
+        self.notes: list[str] = []  # what the child said about the student's code worth a line in the report
 
     # -- plumbing
 
@@ -191,6 +192,7 @@ class LayerChecker:
             return CallResult(ok=False, error=f"it {self.blocked[function]} on an earlier case", kind="dead")
         try:
             result = self.session.call(self.spec.module, function, args)
+            self.notes += [n for n in result.notes if "stand-in" in n and n not in self.notes]
         except (ValueError, TypeError) as exc:  # e.g. a cache that lived in a child that has ended
             return CallResult(ok=False, error=str(exc), kind="dead")
         if not result.ok and result.kind in FATAL:

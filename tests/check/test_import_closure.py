@@ -99,6 +99,8 @@ def test_a_library_that_is_not_installed_and_never_used_costs_nothing(tmp_path):
                       + layers.read_text(encoding="utf-8"), encoding="utf-8")
     report = grade_submission(tmp_path / "handin", parts="conv,max_pool", seed=2, device="cpu", config_path=CONFIG)
     assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
+    said = " | ".join(report.notes)
+    assert "conv: your code imports IPython, which is not installed in the grader's sandbox" in said, said
 
 
 def test_a_stand_in_that_is_used_says_what_is_missing(tmp_path):
