@@ -3,7 +3,8 @@
 With b bytes a number (float32: 4) and a batch of N images:
 
     activations      N · b · (input elements + every layer's output elements)
-                     (ReLUs work in place and add nothing)
+                     (ReLUs, and d2l LeNet's sigmoids, work in place and add nothing;
+                     a dropout layer's output counts, its mask does not)
     parameters       b · (number of parameters)
     gradients        = parameters  (one gradient a parameter)
     optimizer_state  SGD: 0; SGD with momentum: 1 × parameters (the velocity);
@@ -21,7 +22,7 @@ import numpy as np
 
 from .answers import Bytes, Record
 from .base import Int, OneOf, Param, Problem, Statement, mistakes_from, pick
-from .layers import Layer, network, propagate
+from .layers import Layer, activation, network, propagate
 from .network_shapes import NETWORK_PARAMS, check_network, describe_network, draw_network
 
 DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8}
@@ -125,7 +126,8 @@ class MemoryEstimate(Problem):
                  lambda: self._budget(p, state_copies=1) if p["optimizer"] == "sgd" else None),
                 ("sgd-two-buffers", "plain SGD keeps no state: two buffers a parameter is Adam",
                  lambda: self._budget(p, state_copies=2) if p["optimizer"] == "sgd" else None),
-                ("relu-copies", "counted the ReLU outputs too: in-place ReLUs add nothing",
+                ("relu-copies",
+                 f"counted the {activation(p)} outputs too: in-place {activation(p)}s add nothing",
                  lambda: self._budget(p, relu_copies=True)),
                 ("per-image-gradients", "kept a gradient per image: the batch's gradients are summed into one "
                  "a parameter", lambda: self._budget(p, per_image_gradients=True)),
@@ -141,11 +143,16 @@ class MemoryEstimate(Problem):
 
     def statement(self, p: dict[str, Any]) -> Statement:
         n = p["batch_size"]
+        _, layers = network(p)
+        dropout = any(layer.kind == "dropout" for layer in layers)
+        act = activation(p)
         return Statement(
             describe_network(p) + (
                 "Every convolution and fully connected layer has a bias unless marked otherwise; pooling has "
-                "no parameters. ReLUs follow the convolutions and the hidden FC layers but work in place: "
-                "they add no memory.",
+                f"no parameters. {act[0].upper() + act[1:]}s follow the convolutions and the hidden FC layers "
+                "but work in place: they add no memory."
+                + (" A dropout layer's output is a new tensor and counts like any layer's (leave its mask out)."
+                   if dropout else ""),
                 f"It is trained with {OPTIMIZER_NAMES[p['optimizer']]} on batches of {n} image{'s' if n != 1 else ''}, "
                 f"every tensor in {p['dtype']} ({DTYPE_BYTES[p['dtype']]} bytes a number).",
                 "Count, in bytes: activations = for every image of the batch, the input image and every "

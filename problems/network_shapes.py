@@ -1,12 +1,15 @@
 """Each layer's output volume and parameter count in a whole network.
 
-The network is a preset (LeNet-5, AlexNet as in the cs231n notes, VGG-16) or
-a layer list in the layer language of ``layers.py`` with an input volume.
+The network is a preset (LeNet-5, AlexNet as in the cs231n notes, VGG-16, and
+d2l's LeNet, AlexNet, VGG-11 and NiN) or a layer list in the layer language of
+``layers.py`` with an input volume.
 Per layer (C x H x W volumes, as PyTorch writes them):
 
     conv K x K, F filters:  output F x OH x OW,  (C·K·K + 1)·F parameters
     pool K x K:             output C x OH x OW,  no parameters
     fc N:                   output N,            (fan-in + 1)·N parameters
+    dropout:                output unchanged,    no parameters
+    global average pool:    output C x 1 x 1,    no parameters
 
 with OH = floor((H + 2P - K)/S) + 1.  The helpers below (the network
 parameters, their checks, descriptions and random networks) also serve
@@ -16,7 +19,6 @@ memory-estimate.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable
@@ -27,7 +29,8 @@ from grader.errors import InvalidResponse, ParamError
 
 from .answers import AnswerFormat, Integer, ListOf, Record, Shape, parse_number
 from .base import OneOf, Param, Problem, Statement, Text, mistakes_from, pick
-from .layers import PRESETS, Layer, LayerResult, conv_params, network, out_size, propagate, spell
+from .layers import (PRESET_TITLES, PRESETS, Layer, LayerResult, activation, layer_params, network, next_shape,
+                     propagate, side, spell)
 
 # ---------------------------------------------------------------- the network, shared with memory-estimate
 
@@ -58,6 +61,10 @@ def check_network(p: dict[str, Any]) -> None:
 def describe_layer(layer: Layer) -> str:
     """A layer in words: ``11×11 convolution, 96 filters, stride 4, padding 0``."""
     k = f"{layer.kernel}×{layer.kernel}"
+    if layer.kind == "dropout":
+        return "dropout (the shape unchanged)"
+    if layer.kind == "gap":
+        return "global average pooling: each channel's whole map averaged to one number"
     if layer.kind == "fc":
         text = f"fully connected, {layer.out} units"
     elif layer.kind == "conv":
@@ -83,9 +90,9 @@ def volume(shape: tuple[int, ...]) -> str:
 def describe_network(p: dict[str, Any]) -> tuple[str, ...]:
     """Statement blocks: the input, then one block a layer."""
     shape, layers = network(p)
-    name = {"lenet5": "LeNet-5", "alexnet": "AlexNet", "vgg16": "VGG-16"}.get(p.get("preset") or "")
+    name = PRESET_TITLES.get(p.get("preset") or "")
     intro = (f"The network{f' ({name})' if name else ''} takes an input volume of {volume(shape)} "
-             f"(channels × height × width). Its layers, in order (ReLUs are not listed):")
+             f"(channels × height × width). Its layers, in order ({activation(p)}s are not listed):")
     return (intro,) + tuple(f"{i}. {layer.spec}: {describe_layer(layer)}" for i, layer in enumerate(layers, 1))
 
 
@@ -145,31 +152,13 @@ def walk(shape: tuple[int, int, int], layers: list[Layer], *,
     """Each layer's output and parameter count under a (possibly mistaken)
     output-size rule ``size(in_size, layer)`` and parameter rule
     ``params(layer, in_shape, out_shape)``.  The mistakes are modelled with it."""
-    size = size or (lambda n, layer: out_size(n, layer.kernel, layer.stride, layer.padding, layer.dilation))
     results, current = [], tuple(shape)
     for layer in layers:
-        if layer.kind == "fc":
-            nxt: tuple[int, ...] = (layer.out,)
-        else:
-            if len(current) != 3:
-                raise ValueError("a spatial layer after a fully connected one")
-            c, h, w = current
-            oh, ow = size(h, layer), size(w, layer)
-            if min(oh, ow) < 1:
-                raise ValueError("the layer does not fit")
-            nxt = (layer.out if layer.kind == "conv" and layer.out is not None else c, oh, ow)
-        count = params(layer, current, nxt) if params else true_params(layer, current, nxt)
+        nxt = next_shape(layer, current, size or side)
+        count = (params or layer_params)(layer, current, nxt)
         results.append(LayerResult(layer, nxt, count))  # type: ignore[arg-type]
         current = nxt
     return results
-
-
-def true_params(layer: Layer, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> int:
-    if layer.kind == "fc":
-        return math.prod(in_shape) * layer.out + (layer.out if layer.bias else 0)
-    if layer.kind == "conv":
-        return conv_params(in_shape[0], out_shape[0], layer.kernel, layer.kernel, layer.groups, layer.bias)
-    return 0
 
 
 # ---------------------------------------------------------------- the answer format
@@ -319,17 +308,17 @@ class NetworkShapes(Problem):
         def no_input_channels(layer: Layer, i: tuple[int, ...], o: tuple[int, ...]) -> int:
             if layer.kind == "conv":
                 return layer.kernel * layer.kernel * o[0] + (o[0] if layer.bias else 0)
-            return true_params(layer, i, o)
+            return layer_params(layer, i, o)
 
         def pool_params(layer: Layer, i: tuple[int, ...], o: tuple[int, ...]) -> int:
             if layer.kind in ("maxpool", "avgpool"):
                 return (i[0] * layer.kernel * layer.kernel + 1) * i[0]
-            return true_params(layer, i, o)
+            return layer_params(layer, i, o)
 
         def fc_channels_only(layer: Layer, i: tuple[int, ...], o: tuple[int, ...]) -> int:
             if layer.kind == "fc" and len(i) == 3:
                 return (i[0] + (1 if layer.bias else 0)) * layer.out
-            return true_params(layer, i, o)
+            return layer_params(layer, i, o)
 
         def channels_last() -> Any:
             right = self.solve(p)
