@@ -229,15 +229,44 @@ def grade_one(name: str, path: str, is_zip: bool, seed: int, options: dict[str, 
 
 
 def _warm(parts: tuple[str, ...]) -> None:
-    """Worker start-up: import what every grading needs, once."""
+    """Worker start-up: import what every grading needs, once; start the warm templates that
+    every sandbox child of this worker is forked from (``grader.sandbox.warm``), and time the
+    references once per worker (``checks.speed.share_reference_timings``)."""
     import numpy  # noqa: F401
 
     import grader.grading  # noqa: F401
     import grader.report.data  # noqa: F401 - the reporters every submission writes
     import grader.report.html  # noqa: F401
+    from grader.checks.speed import share_reference_timings
+    from grader.sandbox import warm
 
+    share_reference_timings()
+    warm.enable()
+    warm.shared(("numpy",), 1)
     if "transfer" in parts:
-        import torch  # noqa: F401
+        from grader.checks.transfer import PRELOAD
+
+        warm.shared(PRELOAD, 1)
+
+
+def _share_references(jobs: list[tuple], parts: tuple[str, ...]) -> list[str]:
+    """One reference per class: the transfer part's reference pipelines, trained here once for the
+    class's seed and device before the workers are forked (they inherit them); notes on failure
+    (then each worker trains its own, as a single check does)."""
+    if "transfer" not in parts or not jobs:
+        return []
+    from grader import config as config_module
+    from grader.checks.transfer import share_references
+    from grader.sessions import limits_for
+
+    seed, options = jobs[0][3], jobs[0][4]
+    try:
+        cfg = config_module.load(options["config_path"])
+        share_references(cfg, seed, options["device"], limits_for(cfg))
+    except Exception as exc:  # noqa: BLE001 - each worker tries again, and reports it per submission
+        return [f"the transfer part's reference could not be trained once for the class "
+                f"({type(exc).__name__}: {exc}); each worker trained its own"]
+    return []
 
 
 # ---------------------------------------------------------------- executors
@@ -248,6 +277,7 @@ def _run_local(jobs: list[tuple], workers: int, parts: tuple[str, ...], guard) -
 
     from grader.workers import WorkerDied, WorkerPool
 
+    guard.notes += _share_references(jobs, parts)
     with WorkerPool(workers, grade_one, partial(_warm, parts), guard) as pool:
         try:
             for job, reply in pool.run(jobs):
@@ -403,7 +433,7 @@ def grade_batch(
         from grader.sessions import check_isolation
 
         check_isolation()  # one line and exit 2, not an error row per submission
-    wanted = parse_parts(parts)
+    wanted = parse_parts(parts, cfg)
     device = resolve_device(device)
     students = read_roster(roster) if roster is not None else None
     graded_parts = tuple(p for p in cfg.parts if wanted is None or p in wanted)

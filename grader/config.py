@@ -42,6 +42,14 @@ class Config:
     require_isolation: bool = False  # [sandbox]: refuse to grade without namespaces
     source: str = "default"
     extra: dict[str, Any] = field(default_factory=dict)
+    declared: dict[str, Any] = field(default_factory=dict)  # [parts.NAME]: grader.parts.LayerPart by name
+
+    def layer_parts(self) -> list[str]:
+        """The graded layer parts (built-in or declared), in the assignment's order."""
+        from grader.parts import registry
+
+        every = registry(self)
+        return [p for p in self.parts if p in every]
 
 
 def _default_text() -> str:
@@ -101,10 +109,14 @@ def check_keys(override: dict, default: dict, where: str) -> None:
                 raise InputFileError(f"{where}: [{section}] {key} must be {expected}, got {value!r}")
 
 
-def load(path: str | os.PathLike | None = None) -> Config:
-    """The default configuration, overridden by the TOML file at ``path``."""
+def load(path: str | os.PathLike | None = None, student: bool = False) -> Config:
+    """The default configuration, overridden by the TOML file at ``path``.  ``student``: the
+    assignment of a student install, whose declared parts have no reference here."""
+    from grader.parts import BUILTIN, declared_parts
+
     data = tomllib.loads(_default_text())
     where = "default configuration"
+    tables: dict = {}
     if path is not None:
         where = str(path)
         try:
@@ -117,15 +129,24 @@ def load(path: str | os.PathLike | None = None) -> Config:
                                  "save the config as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise InputFileError(f"{path}: not valid TOML ({exc})") from None
+        tables = override.pop("parts", {})
         check_keys(override, data, where)
         data = _merge(data, override)
 
+    declared = declared_parts({"parts": tables}, Path(path).resolve().parent if path is not None else Path("."),
+                              where, tuple(data["tolerance"]), student) if tables else {}
+    from grader.layouts import D2L_PARTS
+
+    known = (*PARTS, *(p for p in BUILTIN if p not in PARTS), *D2L_PARTS, *declared)
     parts = data["assignment"].get("parts")
     if not isinstance(parts, list) or not parts or not all(isinstance(p, str) for p in parts):
-        raise InputFileError(f"{where}: [assignment] parts must list some of {', '.join(PARTS)}, got {parts!r}")
+        raise InputFileError(f"{where}: [assignment] parts must list some of {', '.join(known)}, got {parts!r}")
     for part in parts:
-        if part not in PARTS:
-            raise InputFileError(f"{where}: [assignment] parts: unknown part {part!r}{_closest(part, PARTS)}")
+        if part not in known:
+            raise InputFileError(f"{where}: [assignment] parts: unknown part {part!r}{_closest(part, known)}")
+    unlisted = [p for p in declared if p not in parts]
+    if unlisted:
+        raise InputFileError(f"{where}: [parts.{unlisted[0]}] is declared but not in [assignment] parts")
     points = {}
     for kind, value in data["points"].items():
         if kind not in KINDS:
@@ -171,4 +192,5 @@ def load(path: str | os.PathLike | None = None) -> Config:
         speed_bands=tuple(sorted(bands, key=lambda b: b.ratio)),
         forbidden=tuple(forbidden),
         source=where,
+        declared=declared,
     )

@@ -73,8 +73,25 @@ def _task_file(config_path: str | os.PathLike | None) -> tuple[str, Path] | None
     return relative, file
 
 
+def _declared_files(config_path, cfg: config_module.Config) -> list[tuple[str, Path]]:
+    """(relative path, file) of what the declared parts read on the instructor's side (references,
+    wrong variants, case generators): they travel with the config in the Gradescope bundle only."""
+    if config_path is None:
+        return []
+    folder = Path(config_path).resolve().parent
+    found = []
+    for name, layer in cfg.declared.items():
+        for secret in map(Path, layer.secrets):
+            if not secret.is_relative_to(folder):
+                raise UsageError(f"{config_path}: [parts.{name}] reads {secret}, outside the config's folder: "
+                                 "keep the part's files in that folder or below it, so that they travel with it")
+            found.append((secret.relative_to(folder).as_posix(), secret))
+    return found
+
+
 def _expected_files(cfg: config_module.Config) -> str:
-    files = list(dict.fromkeys(PART_FILES[p] for p in cfg.parts))
+    named = {**PART_FILES, **{p: " or ".join(layer.files) for p, layer in cfg.declared.items()}}
+    files = list(dict.fromkeys(named[p] for p in cfg.parts if p in named)) or ["your files"]
     return ", ".join(files[:-1]) + (" and " if len(files) > 1 else "") + files[-1]
 
 
@@ -153,6 +170,8 @@ def export_gradescope(out_zip: str | os.PathLike, config_path: str | os.PathLike
         _add(archive, CONFIG_NAME, text)
         if task is not None:
             _add(archive, Path(task[0]).as_posix(), task[1])
+        for relative, file in _declared_files(config_path, cfg):  # the instructor's side: never in export github
+            _add(archive, relative, file)
         for name, content in grader_sources():
             _add(archive, f"{SOURCE_DIR}/{name}", content)
     return out

@@ -76,10 +76,16 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def ordered_parts(parts: Iterable[str]) -> list[str]:
+    """The built-in parts in their usual order, then the declared ones in the assignment's."""
+    parts = list(parts)
+    return [p for p in PARTS if p in parts] + [p for p in dict.fromkeys(parts) if p not in PARTS]
+
+
 def gradebook_csv(rows: list[Row], parts: Iterable[str], roster: bool = False) -> str:
     """``gradebook.csv``: ``submission, score, max_score``, one column per part, ``status``; with a
     roster, ``student_id`` and ``name`` after them."""
-    columns = [p for p in PARTS if p in parts]
+    columns = ordered_parts(parts)
     head = ["submission", "score", "max_score", *columns, "status"] + (["student_id", "name"] if roster else [])
     lines = [head]
     for row in rows:
@@ -177,4 +183,4 @@ def class_page(rows: list[Row], parts: Iterable[str], seed: int, maximum: float,
               "student_id": clean_text(r.student.student_id) if r.student else "",
               "name": clean_text(r.student.name) if r.student else ""} for r in rows]
     return render("batch_index.html.j2", rows=shown, summary=summary, peak=peak, seed=seed, maximum=maximum,
-                  parts=[p for p in PARTS if p in parts], messages=messages, roster=roster)
+                  parts=ordered_parts(parts), messages=messages, roster=roster)

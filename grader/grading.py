@@ -28,7 +28,8 @@ from grader.checks.layers import LayerChecker
 from grader.checks.speed import run_speed
 from grader.checks.truth import ReferenceTruth
 from grader.errors import UsageError
-from grader.layouts import PartSpec, detect
+from grader.layouts import D2L_PARTS, Layout, PartSpec, detect
+from grader.parts import registry, student_spec
 from grader.results import PARTS, Report, TestResult
 from grader.sandbox import Limits, probe
 # Re-exported: callers (batch, the CLI, tests) have found these here.
@@ -63,13 +64,14 @@ def resolve_device(name: str) -> str:
     return "cpu"
 
 
-def parse_parts(parts: str | Sequence[str] | None) -> list[str] | None:
+def parse_parts(parts: str | Sequence[str] | None, cfg: config_module.Config | None = None) -> list[str] | None:
     if parts is None:
         return None
     names = [p.strip() for p in (parts.split(",") if isinstance(parts, str) else parts) if p.strip()]
-    unknown = [p for p in names if p not in PARTS]
+    known = (*PARTS, *(cfg.parts if cfg is not None else ()))
+    unknown = [p for p in names if p not in known]
     if unknown:
-        raise UsageError(f"unknown part {unknown[0]!r}; parts: {', '.join(PARTS)}")
+        raise UsageError(f"unknown part {unknown[0]!r}; parts: {', '.join(dict.fromkeys(known))}")
     return names
 
 
@@ -77,13 +79,14 @@ def grade_layers(root: Path, part: str, spec: PartSpec, cfg: config_module.Confi
                  limits: Limits, prestarted: Prestarted | None = None) -> PartOutcome:
     """A numpy layer part: the static scan, every correctness test in the part's own child,
     then the speed test in the same child against the references in theirs."""
-    others = tuple(s.file for s in detect(root).parts if s.file != spec.file)  # each part on its own
+    layer = registry(cfg)[part]
+    others = tuple(s.file for s in _layout_or_none(root).parts if s.file != spec.file)  # each part on its own
     findings = integrity.scan(root, [spec.file], cfg.forbidden, exclude=others)
     speed_points = cfg.points.get("speed", 0.0)
     with (prestarted.take(part) if prestarted else part_session(root, cfg, limits)) as session:
         if cfg.require_isolation:  # before any student code runs in it
             check_isolation(session.protections, part)
-        checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance)
+        checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance, layer)
         tests = checker.run()
         correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
         if truth.public:  # a student install has no reference to time against
@@ -94,14 +97,48 @@ def grade_layers(root: Path, part: str, spec: PartSpec, cfg: config_module.Confi
                 session.restart()
             if prestarted:
                 prestarted.settle()  # no child starting while this one is timed
-            references = prestarted.references() if prestarted else reference_session(limits)
-            agree = max(cfg.tolerance.get("forward", 0.0), cfg.tolerance.get("backward", 0.0))
+            if layer.declared:  # the instructor's reference, in a child that may load its folder
+                references = reference_session(limits, (str(layer.reference("cpu").path.parent),))
+            else:
+                references = prestarted.references() if prestarted else reference_session(limits)
+            tolerance = {**cfg.tolerance, **layer.tolerance}
+            agree = max(tolerance.get("forward", 0.0), tolerance.get("backward", 0.0))
             speed = run_speed(part, spec, session, references, seed, cfg.speed_repeats, speed_points,
-                              cfg.speed_bands, agree)
+                              cfg.speed_bands, agree, layer)
         else:
             speed = speed_not_run(part, speed_points, "make the forward and backward tests pass first")
         return PartOutcome(tests, [speed], list(session.events), dict(session.protections), findings,
                            notes=[f"{part}: {note}" for note in checker.notes])
+
+
+def _layout_or_none(root: Path) -> Layout:
+    """The submission's layout, or an empty one when only declared parts are there."""
+    try:
+        return detect(root)
+    except UsageError:
+        return Layout("declared", (), ())
+
+
+def part_specs(root: Path, cfg: config_module.Config) -> tuple[str, dict[str, PartSpec]]:
+    """The layout's name and where each part the assignment grades is in the submission: a
+    built-in part where the layout puts it, a declared part in the first of its files there.
+    UsageError when the folder holds none of them."""
+    try:
+        layout = detect(root)
+    except UsageError:
+        if not cfg.declared:
+            raise
+        layout = Layout("declared", (), ())
+    specs = {p.part: p for p in layout.parts}
+    for name, layer in cfg.declared.items():
+        spec = student_spec(layer, root)
+        if spec is not None:
+            specs[name] = spec
+    if not specs or not any(p in specs for p in cfg.parts):
+        if cfg.declared and not any(p in specs for p in cfg.declared):
+            wanted = "; ".join(f"{name}: {' or '.join(layer.files)}" for name, layer in cfg.declared.items())
+            raise UsageError(f"no submission found in {root}: the assignment's parts are in {wanted}")
+    return layout.name if layout.parts else "declared", specs
 
 
 def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth,
@@ -113,6 +150,10 @@ def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config,
         from grader.checks.transfer import grade_transfer
 
         outcome = grade_transfer(started or start_transfer(root, cfg, seed, truth.device, limits, truth), cfg.points)
+    elif part in D2L_PARTS:
+        from grader.checks.d2l import grade_d2l
+
+        outcome = grade_d2l(root, part, cfg, seed, limits)
     else:
         outcome = grade_layers(root, part, spec, cfg, seed, truth, limits, prestarted)
     if notes is not None:
@@ -144,14 +185,17 @@ def grade_submission(submission: str | os.PathLike, *args, **kwargs) -> Report:
     root = Path(submission)
     if not (root.is_dir() and notebooks.notebooks(root)):
         return _grade_submission(submission, root, [], *args, **kwargs)
+    config_path = kwargs.get("config_path")
+    cfg = config_module.load(config_path) if config_path is not None else None
     with tempfile.TemporaryDirectory(prefix="grader-notebooks-") as scratch:
         copy = Path(scratch) / "submission"
-        notes = notebooks.materialise(root, copy, notebook_targets())
+        notes = notebooks.materialise(root, copy, notebook_targets(cfg))
         return _grade_submission(submission, copy, notes, *args, **kwargs)
 
 
-def notebook_targets() -> dict[str, set[str]]:
-    """File name -> the functions that make a notebook that file, from every layout (top-level files)."""
+def notebook_targets(cfg: config_module.Config | None = None) -> dict[str, set[str]]:
+    """File name -> the functions that make a notebook that file, from every layout and the
+    assignment's declared parts (top-level files)."""
     from grader.layouts import LAYOUTS
 
     targets: dict[str, set[str]] = {}
@@ -159,6 +203,9 @@ def notebook_targets() -> dict[str, set[str]]:
         for spec in layout.parts:
             if "/" not in spec.file:
                 targets.setdefault(spec.file, set()).update((spec.forward, spec.backward))
+    for layer in (cfg.declared.values() if cfg is not None else ()):
+        for file in (f for f in layer.files if "/" not in f):
+            targets.setdefault(file, set()).update((layer.forward, layer.backward))
     return targets
 
 
@@ -193,12 +240,12 @@ def _grade_submission(
         public = public_cases.load(public)
     if public is not None and config_path is None:
         config_path = public.assignment  # a student install grades the assignment it was exported for
-    cfg = config_module.load(config_path)
+    cfg = config_module.load(config_path, student=public is not None)
     cfg = replace(cfg, require_isolation=require_isolation or (cfg.require_isolation and public is None))
     if cfg.require_isolation:
         check_isolation()
-    layout = detect(root)
-    wanted = parse_parts(parts)
+    layout_name, specs = part_specs(root, cfg)
+    wanted = parse_parts(parts, cfg)
     notes = []
     if public is not None:
         device = "cpu"  # the public results are numpy's, on the CPU
@@ -207,7 +254,7 @@ def _grade_submission(
         seed = public.seed
     device = resolve_device(device)
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
-    report = Report(submission=str(submission), seed=seed, layout=layout.name, device=device)
+    report = Report(submission=str(submission), seed=seed, layout=layout_name, device=device)
     if public is not None:
         report.notes += [public_cases.NOTE, *notes]
     report.notes += notebook_notes
@@ -216,9 +263,12 @@ def _grade_submission(
     truth = public_cases.PublicTruth(public) if public is not None else ReferenceTruth(device)
     graded = [p for p in cfg.parts if wanted is None or p in wanted]
     for part in graded:
-        if layout.spec(part) is None and (wanted is not None or part != "transfer"):
-            report.notes.append(f"the {layout.name} layout has no {part} part: not run")
-    graded = [p for p in graded if layout.spec(p) is not None]
+        other_family = (part in D2L_PARTS) != (layout_name == "d2l")  # a d2l part of a numpy submission, or back
+        if specs.get(part) is None and (wanted is not None or not (part == "transfer" or other_family)):
+            where = (f"the {layout_name} layout has no {part} part" if part not in cfg.declared else
+                     f"{part}: none of {', '.join(cfg.declared[part].files)} is in the submission")
+            report.notes.append(f"{where}: not run")
+    graded = [p for p in graded if specs.get(p) is not None]
     if public is not None and "transfer" in graded and not public.transfer:
         graded.remove("transfer")
         report.notes.append("transfer: not run here: this assignment's transfer part is graded by the autograder only")
@@ -230,12 +280,12 @@ def _grade_submission(
             raise
         except Exception:  # noqa: BLE001 - grading the part tries again, and reports the failure there
             transfer = None
-    numpy_parts = [p for p in graded if p != "transfer"]
+    numpy_parts = [p for p in graded if p != "transfer" and p not in D2L_PARTS]  # (d2l parts start torch children)
     prestarted = Prestarted(root.resolve(), numpy_parts, cfg, limits, references=not truth.public) \
         if numpy_parts else None
     try:
         for part in graded:
-            _grade_into(report, root.resolve(), part, layout.spec(part), cfg, seed, truth, limits, transfer,
+            _grade_into(report, root.resolve(), part, specs[part], cfg, seed, truth, limits, transfer,
                         prestarted)
     finally:
         if prestarted is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PARTS = ("conv", "max_pool", "avg_pool", "transfer")
+PARTS = ("conv", "max_pool", "avg_pool", "transfer")  # the built-in parts; an assignment may declare more
 NOT_RUN_PREFIXES = ("not run:", "not timed:")
 KINDS = ("forward", "backward", "numeric-gradient", "speed", "structure", "accuracy", "integrity")
 
@@ -35,8 +35,8 @@ class TestResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.part not in PARTS:
-            raise ValueError(f"unknown part {self.part!r}")
+        if not (isinstance(self.part, str) and self.part.isidentifier()):  # a built-in part or a declared one
+            raise ValueError(f"a part's name is an identifier, got {self.part!r}")
         if self.kind not in KINDS:
             raise ValueError(f"unknown kind {self.kind!r}")
         if not 0 <= self.score <= self.max_score + 1e-12:
@@ -95,7 +95,8 @@ class Report:
                 "not run": statuses.count("not run")}
 
     def parts(self) -> list[str]:
-        return [p for p in PARTS if any(t.part == p for t in self.tests)]
+        seen = list(dict.fromkeys(t.part for t in self.tests))
+        return [p for p in PARTS if p in seen] + [p for p in seen if p not in PARTS]
 
     def part_score(self, part: str) -> tuple[float, float]:
         tests = [t for t in self.tests if t.part == part]

@@ -2,7 +2,8 @@
 
 - ``part_session``: a numpy part's child (the references hidden, the grader's files
   protected, the assignment's forbidden modules refused); ``Prestarted`` starts them in
-  the background when grading starts;
+  the background when grading starts, forked from a warm template (``sandbox.warm``) when
+  there are several, or from the batch worker's own;
 - ``reference_session``: one child per process that runs only the references (speed tests);
 - ``start_transfer``: the transfer part's children (``checks.transfer.Started``);
 - ``check_isolation``: refuse to grade where the children cannot have every namespace.
@@ -69,6 +70,8 @@ def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
                   if (Path(extra) / name).is_dir()}
     if cfg is not None and cfg.source != "default" and Path(cfg.source).is_file():
         paths.add(str(Path(cfg.source).resolve()))
+    for layer in (cfg.declared.values() if cfg is not None else ()):
+        paths.update(layer.secrets)  # a declared part's reference, wrong variants and case generator
     return tuple(sorted(paths))
 
 
@@ -78,36 +81,38 @@ def limits_for(cfg: config_module.Config) -> Limits:
                   max_output_bytes=max(cfg.output_bytes, 1))
 
 
-#: per limits: the session and its empty submission folder
-_REFERENCES: dict[Limits, tuple[Session, Path]] = {}
+#: per (limits, trusted folders): the session and its empty submission folder
+_REFERENCES: dict[tuple, tuple[Session, Path]] = {}
 
 
-def reference_session(limits: Limits) -> Session:
+def reference_session(limits: Limits, trusted: tuple[str, ...] = (), template=None) -> Session:
     """A child that runs only the grader's references, for speed tests: started
     once per process and limits, and reused (no student code ever runs in it).
     A batch worker forked from a process that holds one starts its own: the
-    inherited copy shares its pipes with the parent, and the parent ends it."""
+    inherited copy shares its pipes with the parent, and the parent ends it.  ``trusted``: the
+    folders of a declared part's reference, besides the grader's own."""
     # It lives as long as the process: the per-session time and CPU budgets are for student code.
     limits = replace(limits, total_timeout_s=7 * 24 * 3600.0, cpu_s=None)
-    held = _REFERENCES.get(limits)
+    key = (limits, tuple(trusted))
+    held = _REFERENCES.get(key)
     if held is not None and held[0].owner != os.getpid():
         held = None  # inherited through fork: left as it is (collecting it here touches nothing)
     if held is not None and not held[0].alive:
         held[0].restart()
     if held is None:
         empty = Path(tempfile.mkdtemp(prefix="grader-references-"))
-        held = (Session(empty, limits), empty)
-        _REFERENCES[limits] = held
-        atexit.register(_close_reference, limits)
+        held = (Session(empty, limits, trusted=trusted, template=template), empty)
+        _REFERENCES[key] = held
+        atexit.register(_close_reference, key)
         # a batch worker (multiprocessing) leaves through os._exit, past atexit: its finalizers still run
-        multiprocessing.util.Finalize(None, _close_reference, args=(limits,), exitpriority=0)
+        multiprocessing.util.Finalize(None, _close_reference, args=(key,), exitpriority=0)
     return held[0]
 
 
-def _close_reference(limits: Limits) -> None:
-    held = _REFERENCES.get(limits)
+def _close_reference(key: tuple) -> None:
+    held = _REFERENCES.get(key)
     if held is not None and held[0].owner == os.getpid():
-        del _REFERENCES[limits]
+        del _REFERENCES[key]
         held[0].close()
         shutil.rmtree(held[1], ignore_errors=True)
 
@@ -125,11 +130,22 @@ def start_transfer(root: Path, cfg: config_module.Config, seed: int, device: str
     return Started(root, limits, seed, device, task, hidden=hidden_folders(), protected=protected_paths(cfg))
 
 
-def part_session(root: Path, cfg: config_module.Config, limits: Limits) -> Session:
+def part_session(root: Path, cfg: config_module.Config, limits: Limits, template=None) -> Session:
     """A numpy part's sandbox child: the references hidden, the grader's files protected,
-    the assignment's forbidden modules refused."""
+    the assignment's forbidden modules refused; forked from ``template`` when given."""
     return Session(root, limits, hidden=hidden_folders(), protected=protected_paths(cfg),
-                   rules=Rules(forbidden_modules=cfg.forbidden))
+                   rules=Rules(forbidden_modules=cfg.forbidden), template=template)
+
+
+def d2l_session(root: Path, cfg: config_module.Config, limits: Limits, harness: Path) -> Session:
+    """A d2l part's sandbox child: like a numpy part's, with torch preloaded and allowed (and the
+    native code it loads as it goes), the folder of its ``harness`` readable, and the memory torch needs."""
+    forbidden = tuple(m for m in cfg.forbidden if m.split(".")[0] != "torch")
+    limits = replace(limits, memory_mb=None if limits.memory_mb is None else max(limits.memory_mb, 4096))
+    # torch's first backward through an indexed assignment (d2l's Y[i, j] = ...) imports sympy: 1-2 s, at start
+    return Session(root, limits, preload=("numpy", "torch", "torch.fx.experimental.symbolic_shapes"),
+                   hidden=hidden_folders(), protected=protected_paths(cfg),
+                   rules=Rules(forbidden_modules=forbidden, native_code=True, readable=(str(harness),)))
 
 
 class Prestarted:
@@ -137,16 +153,30 @@ class Prestarted:
     started two at a time in the background when grading starts.  Each child takes 0.1 s or
     more to start (mostly importing numpy); one after another, the parts waited for each in
     turn.  Nothing of the student's runs until a part takes its child and calls into it.
-    ``settle`` waits for every start, so that no child is starting while a speed test times."""
+    ``settle`` waits for every start, so that no child is starting while a speed test times.
+
+    With two children or more to start, and no template of the process's own (a batch
+    worker's, ``warm.shared``), one warm template is started first and every child is forked
+    from it (a clone takes milliseconds; numpy is imported once); ``close`` ends it."""
 
     def __init__(self, root: Path, parts: Sequence[str], cfg: config_module.Config, limits: Limits,
                  references: bool = True):
         from concurrent.futures import ThreadPoolExecutor
 
+        from grader.sandbox import warm
+
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="grader-start")
-        self._sessions = {part: self._pool.submit(part_session, root, cfg, limits) for part in parts}
-        self._references = self._pool.submit(reference_session, limits) if references else self._pool.submit(
-            lambda: None)
+        own = (len(parts) + bool(references) >= 2 and not warm.switched_off()
+               and warm.shared(("numpy",), limits.threads) is None)
+        self._template = self._pool.submit(warm.Template, ("numpy",), limits.threads) if own else None
+
+        def template():  # (a template that failed to start: the children start cold)
+            return self._template.result() if self._template is not None and not self._template.exception() else None
+
+        self._sessions = {part: self._pool.submit(lambda: part_session(root, cfg, limits, template()))
+                          for part in parts}
+        self._references = self._pool.submit(lambda: reference_session(limits, template=template())) \
+            if references else self._pool.submit(lambda: None)
         self._pool.shutdown(wait=False)  # the threads end with their starts
 
     def take(self, part: str) -> Session:
@@ -167,3 +197,5 @@ class Prestarted:
                 future.result().close()
         self._sessions.clear()
         self._references.exception()  # (the references' child lives on: reference_session owns it)
+        if self._template is not None and self._template.exception() is None:
+            self._template.result().close()  # (its clones are this process's children: they live on)

@@ -1,6 +1,8 @@
-"""Checks of the numpy layer parts: conv, max_pool and avg_pool.
+"""Checks of the numpy layer parts: conv, max_pool, avg_pool and every part an assignment declares.
 
-For one part, in one sandbox session, each case of ``cases`` gives:
+What a part is (its gradients, reference, cases, wrong variants and hints) comes from its
+declaration (``grader.parts.LayerPart``); nothing here knows one part from another.
+For one part, in one sandbox session, each case gives:
 
 - forward: the student's output against the reference's (shape, dtype and
   NaN first, then the relative error), and on a mismatch the known wrong
@@ -23,20 +25,19 @@ from typing import Any
 import numpy as np
 
 from grader.layouts import PartSpec
+from grader.parts import LayerPart, registry
 from grader.results import TestResult
 from grader.sandbox import CallResult, Session
 from grader.seeding import rng
 
-from .cases import ConvCase, Inputs, PoolCase, cases_for, upstream
+from .cases import ConvCase, Inputs, PoolCase, upstream
 from .compare import check_array, heatmap, rel_error
 from .numeric import directional
-from .ties import is_valid_max_pool_gradient
 from .truth import ReferenceTruth
 
 Truth = ReferenceTruth  # the instructor's truth; student mode passes a grader.student.public.PublicTruth
 
 FATAL = ("timeout", "exit", "crash", "memory", "cpu", "channel", "dead")
-GRAD_NAMES = {"conv": ("dx", "dw", "db"), "max_pool": ("dx",), "avg_pool": ("dx",)}
 
 
 @dataclass
@@ -77,12 +78,21 @@ ERROR_HINTS = (
     (re.compile(r"from shape \([\d, ]*\b0, ?0\)|shape \([\d, ]*\b0, ?0\) into"),
      "an array is empty: dx_pad[..., pad:-pad, pad:-pad] is empty when pad is 0 (-0 is 0); crop with "
      "pad:pad + H and pad:pad + W"),
+    (re.compile(r"name 'xrange' is not defined"),
+     "xrange is Python 2's range: use range (this code was written for Python 2: check that sizes use // too)"),
+    (re.compile(r"module 'numpy.lib' has no attribute 'pad'"),
+     "np.lib.pad is gone from NumPy 2: call np.pad (the same arguments)"),
+    (re.compile(r"unexpected keyword argument '(newshape|dims)'"),
+     "a NumPy keyword this code uses is gone from NumPy 2 (reshape's newshape=, unravel_index's dims=): pass "
+     "the shape positionally"),
     (re.compile(r"module 'numpy' has no attribute '(int|float|bool|object)'"),
      "np.int, np.float and the like are gone from numpy (since 1.24): use int, float, or np.int64 / np.float64"),
     (re.compile(r"index \d+ is out of bounds for axis [23]"),
-     "a window runs past the edge of the input: loop over the H' x W' output positions (pooling: "
-     "H' = (H - pool_height) // stride + 1; conv: H' = (H + 2 * pad - HH) // stride + 1), not over every "
-     "stride step of the input"),
+     "an index runs past the edge of the input: if the loops go over every stride step of the input, loop "
+     "over the H' x W' output positions instead, not over every stride step of the input (pooling: "
+     "H' = (H - pool_height) // stride + 1; conv: H' = (H + 2 * pad - HH) // stride + 1); if an index is "
+     "computed inside a window, check it (in a pool_height x pool_width window, flat index k is row "
+     "k // pool_width, column k % pool_width)"),
 )
 
 
@@ -102,53 +112,6 @@ def failure(fn: str, result: CallResult) -> str:
     return f"{fn} failed: {result.error}{error_hint(result.error or '')}"
 
 
-def output_size_hint(part: str, args: tuple, got: Any, expected: tuple[int, ...]) -> str | None:
-    """Why a forward's output has the wrong height and width, from the size formulas real
-    solutions get wrong (each compared with the shape it would give on this case)."""
-    if not isinstance(got, np.ndarray) or got.ndim != 4 or got.shape[:2] != tuple(expected[:2]):
-        return None
-    H, W = args[0].shape[2:]
-    if part == "conv":
-        HH, WW = args[1].shape[2:]
-        p = args[3]
-        S, P, D = p["stride"], p["pad"], p.get("dilation", 1)
-        size = lambda n, k, pad=P: (n + 2 * pad - D * (k - 1) - 1) // S + 1  # noqa: E731
-        guesses = [((size(H, HH), size(W, HH)), "the width is computed with the kernel's height HH: "
-                    "W' = (W + 2 * pad - WW) // stride + 1 uses the kernel's width (right only for square kernels)"),
-                   ((size(H, HH, 1), size(W, WW, 1)), "the padding is taken as 1 whatever conv_param['pad'] says"),
-                   ((size(H, HH, 0), size(W, WW, 0)), "the padding is left out of the output size: "
-                    "H' = (H + 2 * pad - HH) // stride + 1")]
-    else:
-        ph, pw, S = args[1]["pool_height"], args[1]["pool_width"], args[1]["stride"]
-        guesses = [((H // ph, W // pw), "the output size assumes the stride equals the window (H // pool_height): "
-                    "H' = (H - pool_height) // stride + 1, W' = (W - pool_width) // stride + 1"),
-                   ((len(range(0, H, S)), len(range(0, W, S))), "one output per stride step of the whole input: "
-                    "the last windows run past the edge; H' = (H - pool_height) // stride + 1"),
-                   (((H - ph) // S + 1, (W - ph) // S + 1), "the width is computed with the window's height: "
-                    "W' = (W - pool_width) // stride + 1 (right only for square windows)")]
-    for shape, why in guesses:
-        if tuple(got.shape[2:]) == shape != tuple(expected[2:]):
-            return why
-    return None
-
-
-def unpadding_hint(got: Any, x_shape: tuple[int, ...], pad: int) -> str | None:
-    """Why a conv backward's dx has the wrong height and width, from how it was cropped out
-    of the padded gradient (the commonest dx bug in real solutions)."""
-    if not isinstance(got, np.ndarray) or got.ndim != 4 or got.shape[:2] != tuple(x_shape[:2]):
-        return None
-    (h, w), (H, W) = got.shape[2:], x_shape[2:]
-    if pad == 0 and 0 in (h, w):
-        return ("dx is empty on a case without padding: dx_pad[:, :, pad:-pad, pad:-pad] is empty when pad is 0 "
-                "(-0 is 0); crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
-    if pad > 0 and (h, w) == (H + 2 * pad, W + 2 * pad):
-        return "dx still holds the padding: crop it to x's size, dx_pad[:, :, pad:pad + H, pad:pad + W]"
-    if pad != 1 and (h, w) == (H + 2 * pad - 2, W + 2 * pad - 2):
-        return (f"dx loses one row and column on each side whatever the padding (a hard-coded 1:-1?), here pad is "
-                f"{pad}: crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
-    return None
-
-
 def _unpack_forward(result: CallResult, fn: str) -> tuple[Any, Any, str | None]:
     if not result.ok:
         return None, None, failure(fn, result)
@@ -163,9 +126,10 @@ class LayerChecker:
     """Runs the checks of one layer part against one session."""
 
     def __init__(self, part: str, spec: PartSpec, session: Session, seed: int, truth,
-                 tolerance: dict[str, float]):
+                 tolerance: dict[str, float], layer: LayerPart | None = None):
         self.part, self.spec, self.session, self.seed, self.truth = part, spec, session, seed, truth
-        self.tol = tolerance
+        self.layer = layer or registry()[part]
+        self.tol = {**tolerance, **self.layer.tolerance}
         self.runs: list[CaseRun] = []
         self.blocked: dict[str, str] = {}
         self.notes: list[str] = []  # what the child said about the student's code worth a line in the report
@@ -173,10 +137,10 @@ class LayerChecker:
     # -- plumbing
 
     def cases(self) -> tuple[ConvCase | PoolCase, ...]:
-        return cases_for(self.part, self.spec.dilation, self.spec.exact_fit)
+        return self.truth.cases(self.layer, self.spec)
 
     def inputs(self, case) -> Inputs:
-        return self.truth.inputs(self.part, case, self.seed, self.spec.dilation)
+        return self.truth.inputs(self.layer, case, self.seed, self.spec)
 
     def call_forward(self, args: tuple) -> CallResult:
         return self._call(self.spec.forward, args)
@@ -201,6 +165,15 @@ class LayerChecker:
             self.session.restart()
         return result
 
+    def error_hint(self, args: tuple, result: CallResult) -> str:
+        """``": <what it means on this case>"`` for an exception the generic hints do not explain."""
+        hint = self.layer.hints.error
+        text = result.error or ""
+        if hint is None or result.kind == "dead" or error_hint(text):
+            return ""
+        why = hint(args, text)
+        return f": {why}" if why else ""
+
     def _test(self, kind: str, case_name: str, passed: bool, feedback: str, fraction: float | None = None,
               **details: Any) -> TestResult:
         label = {"numeric-gradient": "numeric gradient"}.get(kind, kind)
@@ -212,18 +185,21 @@ class LayerChecker:
 
     def run_forward(self, case) -> TestResult:
         inputs = self.inputs(case)
-        expected, expected_cache = self.truth.forward(self.part, case, inputs.args)
+        expected, expected_cache = self.truth.forward(self.layer, case, inputs.args)
         run = CaseRun(case, inputs, np.asarray(expected), expected_cache)
         self.runs.append(run)
         result = self.call_forward(inputs.args)
         run.forward = result
         out, cache, problem = _unpack_forward(result, self.spec.forward)
         run.out, run.cache = out, cache
+        if problem and not result.ok:
+            problem += self.error_hint(inputs.args, result)
         if problem:
             run.forward_problem = problem
             return self._test("forward", case.name, False, problem + _call_note(result), error_kind=result.kind)
         problem = check_array(out, run.expected_out, "the output")
-        sized = output_size_hint(self.part, inputs.args, out, run.expected_out.shape) if problem else None
+        hint = self.layer.hints.output
+        sized = hint(inputs.args, out, run.expected_out.shape) if problem and hint else None
         if sized:
             problem = f"the output has shape {tuple(out.shape)}, expected {tuple(run.expected_out.shape)}: {sized}"
         if problem:
@@ -249,7 +225,7 @@ class LayerChecker:
     def diagnose_forward(self, case, inputs: Inputs, out: np.ndarray, expected: np.ndarray) -> tuple[str, str] | None:
         """The known wrong variant the output matches (one that differs from the
         right answer on these inputs: with pad 0, "forgot the padding" is right)."""
-        for key, message, result in self.truth.wrong(self.part, "forward", case, inputs.args):
+        for key, message, result in self.truth.wrong(self.layer, "forward", case, inputs.args):
             candidate = np.asarray(result)
             if candidate.shape == expected.shape and rel_error(candidate, expected) <= self.tol["forward"]:
                 continue
@@ -261,17 +237,18 @@ class LayerChecker:
 
     def run_backward(self, run: CaseRun) -> TestResult:
         case = run.case
-        dout = self.truth.upstream(self.part, case, self.seed, run.expected_out.shape)
+        dout = self.truth.upstream(self.layer, case, self.seed, run.expected_out.shape)
         run.inputs.dout = dout
         if run.forward_problem and run.out is None:
             return self._test("backward", case.name, False,
                               f"not run: {self.spec.forward} gave no cache for this case ({run.forward_problem})")
-        expected = self.truth.backward(self.part, case, dout, run.expected_cache)
+        expected = self.truth.backward(self.layer, case, dout, run.expected_cache)
         result = self.call_backward(dout, run.cache)
         if not result.ok:
             return self._test("backward", case.name, False, failure(self.spec.backward, result)
-                              + _call_note(result), error_kind=result.kind)
-        names = GRAD_NAMES[self.part]
+                              + self.error_hint(run.inputs.args, result) + _call_note(result),
+                              error_kind=result.kind)
+        names = self.layer.gradients
         value = result.value
         if len(names) > 1:
             if not isinstance(value, (tuple, list)) or len(value) != len(names):
@@ -285,11 +262,11 @@ class LayerChecker:
         for name, got, want in zip(names, grads, expected):
             want = np.asarray(want)
             issue = check_array(got, want, name)
-            cropped = (unpadding_hint(got, want.shape, run.inputs.args[3]["pad"])
-                       if issue and self.part == "conv" and name == "dx" else None)
+            hint = self.layer.hints.gradient
+            cropped = hint(name, got, want.shape, run.inputs.args) if issue and hint else None
             if cropped:
-                problems.append(f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}: {cropped}")
-                diagnoses.append("conv-dx-unpadding")
+                problems.append(f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}: {cropped[1]}")
+                diagnoses.append(cropped[0])
                 continue
             if issue:
                 wrong_values = (isinstance(got, np.ndarray) and (got.shape != want.shape or rel_error(
@@ -302,14 +279,17 @@ class LayerChecker:
                 continue
             err = rel_error(got, want)
             errors[name] = err
-            if err > self.tol["backward"] and self.another_valid_subgradient(run, dout, got):
-                accepted.append(f"{name} routes the gradient at tied maxima differently from the reference: "
-                                "accepted, since at a tie any valid subgradient is right (each window's dout "
-                                "goes only to its maxima and sums to dout)")
+            accept = self.layer.hints.accept
+            if err > self.tol["backward"] and accept and accept(run.case, run.inputs.args, dout, got,
+                                                                 self.tol["backward"]):
+                accepted.append(f"{name} {self.layer.hints.accepted}")
                 continue
             if err > self.tol["backward"]:
                 found = self.diagnose_backward(run, dout, names.index(name), got, want)
                 text = f"{name} is wrong (relative error {err:.2g})"
+                if not found and not np.any(got) and np.any(want):
+                    text += (f": {name} is all zeros: nothing is ever added into it (is a loop body still "
+                             "`pass`, or is the result assigned to another name?)")
                 if found:
                     text += f": {found[1]}"
                     diagnoses.append(found[0])
@@ -328,19 +308,10 @@ class LayerChecker:
         return self._test("backward", case.name, False, feedback, fraction=right / len(names), rel_errors=errors,
                           diagnosis=diagnoses[0] if diagnoses else None, heatmap=next(iter(maps.values()), None))
 
-    def another_valid_subgradient(self, run: CaseRun, dout: np.ndarray, got: np.ndarray) -> bool:
-        """Max pooling on a case with ties: whether ``got`` is a valid subgradient other than the
-        reference's (the last maximum, a split, ...): see ``ties``."""
-        if self.part != "max_pool" or not getattr(run.case, "ties", False):
-            return False
-        x, pool_param = run.inputs.args
-        return is_valid_max_pool_gradient(x, pool_param, dout, np.asarray(got, dtype=np.float64),
-                                          self.tol["backward"])
-
     def diagnose_backward(self, run: CaseRun, dout: np.ndarray, index: int, got: np.ndarray,
                           expected: np.ndarray) -> tuple[str, str] | None:
-        for key, message, result in self.truth.wrong(self.part, "backward", run.case, run.inputs.args, dout):
-            candidate = np.asarray(result[index] if self.part == "conv" else result)
+        for key, message, result in self.truth.wrong(self.layer, "backward", run.case, run.inputs.args, dout):
+            candidate = np.asarray(result[index])
             if candidate.shape == expected.shape and rel_error(candidate, expected) <= self.tol["backward"]:
                 continue
             if candidate.shape == got.shape and rel_error(got, candidate) <= self.tol["backward"]:
@@ -363,7 +334,7 @@ class LayerChecker:
         back = self.call_backward(dout, run.cache)
         if not back.ok:
             return self._test("numeric-gradient", case.name, False, f"not run: {failure(self.spec.backward, back)}")
-        names = GRAD_NAMES[self.part]
+        names = self.layer.gradients
         grads = tuple(back.value) if len(names) > 1 and isinstance(back.value, (tuple, list)) else (back.value,)
         args = list(run.inputs.args)
         g = rng(self.seed, self.part, case.name, "directions")
@@ -375,8 +346,9 @@ class LayerChecker:
         unfaithful: dict[str, tuple[float, float]] = {}  # name -> (the forward's derivative, the reference's)
         calls = 0
         misshapen = []
-        for i, name in enumerate(names):
-            if i >= len(grads) or not isinstance(grads[i], np.ndarray) or grads[i].shape != np.shape(args[i]):
+        for k, name in enumerate(names):
+            i = self.layer.wrt[k]  # the forward argument this gradient belongs to
+            if k >= len(grads) or not isinstance(grads[k], np.ndarray) or grads[k].shape != np.shape(args[i]):
                 misshapen.append(name)
                 continue
 
@@ -393,9 +365,9 @@ class LayerChecker:
             def reference(point: np.ndarray, i: int = i) -> np.ndarray:
                 trial = list(args)
                 trial[i] = point
-                return np.asarray(self.truth.forward(self.part, case, tuple(trial))[0], dtype=np.float64)
+                return np.asarray(self.truth.forward(self.layer, case, tuple(trial))[0], dtype=np.float64)
 
-            checks = directional(forward, np.asarray(args[i], dtype=np.float64), grads[i], g, name, dout,
+            checks = directional(forward, np.asarray(args[i], dtype=np.float64), grads[k], g, name, dout,
                                  reference if compare else None)
             if checks is None:
                 return self._test("numeric-gradient", case.name, False,

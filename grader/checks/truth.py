@@ -9,8 +9,9 @@ Two sources with one interface (``LayerChecker`` uses nothing else):
   whose inputs, expected results and wrong variants' results the instructor's install
   computed at export time (``grader.student.public``).  No reference code runs.
 
-Both take the case (``ConvCase`` / ``PoolCase``) so that a public truth can find its
-precomputed data by the case's name; the reference truth only uses it to seed the draw.
+Both take the part's declaration (``grader.parts.LayerPart``) and the case, so that a
+public truth can find its precomputed data by the names; the reference truth draws the
+case's inputs with the declaration and runs its reference and wrong variants.
 """
 
 from __future__ import annotations
@@ -19,56 +20,65 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .cases import ConvCase, Inputs, PoolCase, conv_inputs, pool_inputs, upstream
+from .cases import ConvCase, Inputs, PoolCase, upstream
 
-Case = ConvCase | PoolCase
+Case = ConvCase | PoolCase  # or a declared part's DeclaredCase: anything with name and kinds
 
 
 class NotPrecomputed(LookupError):
     """A public truth was asked about inputs it has no precomputed result for."""
 
 
+def as_layer(layer):
+    """A part's declaration, from itself or a built-in part's name."""
+    if isinstance(layer, str):
+        from grader.parts import registry
+
+        return registry()[layer]
+    return layer
+
+
 class ReferenceTruth:
-    """The hidden references: numpy's vectorized layers on the CPU, torch's on a device."""
+    """The hidden references: each part's reference (numpy on the CPU; the built-ins' torch
+    reference on a device), inputs drawn fresh from the grading seed, and the part's known
+    wrong variants evaluated on the same inputs to name a bug."""
 
     public = False
 
     def __init__(self, device: str = "cpu"):
         self.device = device
-        if device == "cpu":
-            from grader.reference import numpy_fast
+        self._functions: dict[str, tuple] = {}
 
-            self.module, self.kwargs = numpy_fast, {}
-        else:
-            from grader.reference import torch_ref
+    def _reference(self, layer) -> tuple:
+        layer = as_layer(layer)
+        if layer.name not in self._functions:
+            self._functions[layer.name] = layer.functions(self.device if layer.device_kwargs else "cpu")
+        return self._functions[layer.name]
 
-            self.module, self.kwargs = torch_ref, {"device": device}
+    def cases(self, layer, spec) -> tuple:
+        return tuple(as_layer(layer).cases(spec))
 
-    def inputs(self, part: str, case: Case, seed: int, with_dilation: bool) -> Inputs:
-        if part == "conv":
-            return conv_inputs(case, seed, part, with_dilation)
-        return pool_inputs(case, seed, part)
+    def inputs(self, layer, case: Case, seed: int, spec) -> Inputs:
+        return as_layer(layer).draw(case, seed, spec)
 
-    def upstream(self, part: str, case: Case, seed: int, shape: tuple[int, ...]) -> np.ndarray:
-        return upstream(shape, seed, part, case.name)
+    def upstream(self, layer, case: Case, seed: int, shape: tuple[int, ...]) -> np.ndarray:
+        return upstream(shape, seed, as_layer(layer).name, case.name)
 
-    def forward(self, part: str, case: Case, args: tuple) -> tuple[np.ndarray, Any]:
-        return getattr(self.module, f"{part}_forward")(*args, **self.kwargs)
+    def forward(self, layer, case: Case, args: tuple) -> tuple[np.ndarray, Any]:
+        return self._reference(layer)[0](*args)
 
-    def backward(self, part: str, case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
-        grads = getattr(self.module, f"{part}_backward")(dout, cache)
-        return tuple(grads) if part == "conv" else (grads,)
+    def backward(self, layer, case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
+        grads = self._reference(layer)[1](dout, cache)
+        return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
 
-    def wrong(self, part: str, kind: str, case: Case, args: tuple,
+    def wrong(self, layer, kind: str, case: Case, args: tuple,
               dout: np.ndarray | None = None) -> Iterator[tuple[str, str, Any]]:
         """``(key, message, result)`` of every known wrong variant of (part, kind) on these
-        inputs: a forward's output, or a backward's gradients (a tuple for conv).  A
-        variant that cannot run on them (a shape it does not handle) is left out."""
-        from grader.reference import wrong
-
-        for variant in wrong.variants(part, kind):
+        inputs: a forward's output, or a backward's gradients (a tuple).  A variant that
+        cannot run on them (a shape it does not handle) is left out."""
+        for variant in as_layer(layer).variants(kind):
             try:
-                result = variant.evaluate(args, dout)
+                result = variant.result(args, dout)
             except (ValueError, IndexError, ArithmeticError):
                 continue
             yield variant.key, variant.message, result

@@ -41,7 +41,6 @@ import numpy as np
 
 from grader import __version__
 from grader import config as config_module
-from grader.checks.cases import cases_for
 from grader.checks.truth import ReferenceTruth
 from grader.errors import UsageError
 from grader.student import public
@@ -62,9 +61,21 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 # ---------------------------------------------------------------- the public cases
 
 
-def layer_cases(parts, seed: int = PUBLIC_SEED) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The layer parts' public cases: ``({part: {case: entry}}, arrays)`` (see ``public``'s
-    docstring), computed by the numpy references on the CPU."""
+def _plain(value: Any) -> Any:
+    """A non-array argument as JSON keeps it (tuples as lists, numpy scalars as numbers)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def layer_cases(parts, seed: int = PUBLIC_SEED, cfg: config_module.Config | None = None
+                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The layer parts' public cases, declared parts' too: ``({part: {case: entry}}, arrays)``
+    (see ``public``'s docstring), computed by the references on the CPU."""
+    from grader.parts import registry
+
     truth = ReferenceTruth("cpu")
     layers: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
@@ -73,25 +84,30 @@ def layer_cases(parts, seed: int = PUBLIC_SEED) -> tuple[dict[str, Any], dict[st
         arrays[key] = np.ascontiguousarray(np.asarray(value, dtype=np.float64))
         return key
 
-    for part in (p for p in NUMPY_PARTS if p in parts):
+    every = registry(cfg)
+    for part in (p for p in parts if p in every):
+        layer = every[part]
         layers[part] = {}
-        for index, case in enumerate(cases_for(part, with_dilation=True)):
+        # every case, dilated ones and those with rows left over among them: student mode
+        # chooses per layout, as grading does (PublicTruth.cases)
+        for index, case in enumerate(truth.cases(layer, None)):
             tag = f"{part}.{index}"
-            inputs = truth.inputs(part, case, seed, True)
-            *given, params = inputs.args
-            out, cache = truth.forward(part, case, inputs.args)
-            dout = truth.upstream(part, case, seed, np.shape(out))
-            grads = truth.backward(part, case, dout, cache)
+            inputs = truth.inputs(layer, case, seed, None)
+            out, cache = truth.forward(layer, case, inputs.args)
+            dout = truth.upstream(layer, case, seed, np.shape(out))
+            grads = truth.backward(layer, case, dout, cache)
             wrong: dict[str, list] = {"forward": [], "backward": []}
-            for n, (key, message, result) in enumerate(truth.wrong(part, "forward", case, inputs.args)):
+            for n, (key, message, result) in enumerate(truth.wrong(layer, "forward", case, inputs.args)):
                 wrong["forward"].append([key, message, keep(f"{tag}.wf{n}", result)])
-            for n, (key, message, result) in enumerate(truth.wrong(part, "backward", case, inputs.args, dout)):
-                ref = ([keep(f"{tag}.wb{n}.{i}", g) for i, g in enumerate(result)] if isinstance(result, tuple)
-                       else keep(f"{tag}.wb{n}", result))
-                wrong["backward"].append([key, message, ref])
+            for n, (key, message, result) in enumerate(truth.wrong(layer, "backward", case, inputs.args, dout)):
+                wrong["backward"].append([key, message, [keep(f"{tag}.wb{n}.{i}", g) for i, g in enumerate(result)]])
             layers[part][case.name] = {
-                "params": dict(params),
-                "args": [keep(f"{tag}.arg{i}", a) for i, a in enumerate(given)],
+                "kinds": list(case.kinds),
+                "ties": bool(getattr(case, "ties", False)),
+                "dilation": int(getattr(case, "dilation", 1)),
+                "divides": bool(getattr(case, "divides", True)),
+                "args": [{"array": keep(f"{tag}.arg{i}", a)} if isinstance(a, np.ndarray) else {"value": _plain(a)}
+                         for i, a in enumerate(inputs.args)],
                 "dout": keep(f"{tag}.dout", dout),
                 "out": keep(f"{tag}.out", out),
                 "grads": [keep(f"{tag}.grad{i}", g) for i, g in enumerate(grads)],
@@ -152,7 +168,7 @@ def write_public(folder: str | os.PathLike, config_path: str | os.PathLike | Non
     transfer task of its own has no practice split: its transfer part is graded by
     the autograder only, and the student install says so."""
     cfg = config_module.load(config_path)
-    layers, arrays = layer_cases(cfg.parts, seed)
+    layers, arrays = layer_cases(cfg.parts, seed, cfg)
     transfer = None
     notes = []
     if "transfer" in cfg.parts:

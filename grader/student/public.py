@@ -6,10 +6,11 @@
 - ``manifest.json``: what the instructor's install computed, as plain data::
 
       {"format": 1, "seed": S, "assignment": NAME, "grader_version": V,
-       "layers": {PART: {CASE: {"params": {...}, "args": [KEY, ...], "dout": KEY,
+       "layers": {PART: {CASE: {"kinds": [...], "ties": B, "dilation": D, "divides": B,
+                               "args": [{"array": KEY} or {"value": PLAIN}, ...], "dout": KEY,
                                "out": KEY, "grads": [KEY, ...],
                                "wrong": {"forward": [[VARIANT, MESSAGE, KEY], ...],
-                                         "backward": [[VARIANT, MESSAGE, KEY or [KEY, ...]], ...]}}}},
+                                         "backward": [[VARIANT, MESSAGE, [KEY, ...]], ...]}}}},
        "transfer": {"num_classes": K, "epochs": E, "batch_size": B, "training_seed": T,
                     "train_x": KEY, "train_y": KEY, "test_x": KEY, "test_y": KEY,
                     "reference_logits": {MODE: KEY}} or null}
@@ -27,7 +28,7 @@ an answer to the assignment: only results on these few fixed inputs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,7 +38,7 @@ from grader.checks.cases import Inputs
 from grader.checks.truth import Case, NotPrecomputed
 from grader.errors import InputFileError
 
-FORMAT = 1
+FORMAT = 2  # 2: every layer part's cases as data (declared parts too), their args in order
 FOLDER = "public"  # inside the installed grader package
 MANIFEST, ARRAYS, ASSIGNMENT = "manifest.json", "arrays.npz", "assignment.toml"
 #: The line every student-mode report carries.
@@ -100,6 +101,18 @@ def load(folder: str | Path) -> PublicData:
     return PublicData(folder, manifest, arrays)
 
 
+@dataclass(frozen=True)
+class PublicCase:
+    """A public case as the manifest describes it: what ``LayerChecker`` and the hints read."""
+
+    name: str
+    kinds: tuple[str, ...] = ("forward", "backward")
+    ties: bool = False
+    dilation: int = 1
+    divides: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 class PublicTruth:
     """The truth of student mode: results the instructor's install computed at export time.
 
@@ -112,43 +125,59 @@ class PublicTruth:
     def __init__(self, data: PublicData):
         self.data = data
 
-    def _case(self, part: str, case: Case) -> dict[str, Any]:
-        entry = self.data.manifest.get("layers", {}).get(part, {}).get(case.name)
+    def _case(self, layer, case: Case) -> dict[str, Any]:
+        entry = self.data.manifest.get("layers", {}).get(layer.name, {}).get(case.name)
         if entry is None:
-            raise NotPrecomputed(f"no public case {case.name!r} for {part}")
+            raise NotPrecomputed(f"no public case {case.name!r} for {layer.name}")
         return entry
 
     def _array(self, key: str) -> np.ndarray:
         return self.data.arrays[key].copy()
 
-    def inputs(self, part: str, case: Case, seed: int, with_dilation: bool) -> Inputs:
-        entry = self._case(part, case)
-        params = dict(entry["params"])
-        if part == "conv" and not with_dilation:
-            params.pop("dilation", None)
-        return Inputs((*(self._array(k) for k in entry["args"]), params))
+    def cases(self, layer, spec) -> tuple[PublicCase, ...]:
+        """The part's public cases this layout is graded on (as ``cases_for`` chooses them)."""
+        found = []
+        for name, entry in self.data.manifest.get("layers", {}).get(layer.name, {}).items():
+            if entry["dilation"] != 1 and not getattr(spec, "dilation", True):
+                continue
+            if not entry["divides"] and getattr(spec, "exact_fit", False):
+                continue
+            found.append(PublicCase(name, tuple(entry["kinds"]), entry["ties"], entry["dilation"], entry["divides"]))
+        return tuple(found)
 
-    def upstream(self, part: str, case: Case, seed: int, shape: tuple[int, ...]) -> np.ndarray:
-        dout = self._array(self._case(part, case)["dout"])
+    def inputs(self, layer, case: Case, seed: int, spec) -> Inputs:
+        args = []
+        for arg in self._case(layer, case)["args"]:
+            value = self._array(arg["array"]) if "array" in arg else arg["value"]
+            if isinstance(value, dict):
+                value = dict(value)
+                if not layer.declared and not getattr(spec, "dilation", True):
+                    value.pop("dilation", None)  # a layout without dilation never sees the key
+            args.append(value)
+        return Inputs(tuple(args))
+
+    def upstream(self, layer, case: Case, seed: int, shape: tuple[int, ...]) -> np.ndarray:
+        dout = self._array(self._case(layer, case)["dout"])
         if dout.shape != tuple(shape):
-            raise NotPrecomputed(f"no upstream gradient of shape {tuple(shape)} for {part} {case.name!r}")
+            raise NotPrecomputed(f"no upstream gradient of shape {tuple(shape)} for {layer.name} {case.name!r}")
         return dout
 
-    def forward(self, part: str, case: Case, args: tuple) -> tuple[np.ndarray, Any]:
-        entry = self._case(part, case)
+    def forward(self, layer, case: Case, args: tuple) -> tuple[np.ndarray, Any]:
+        entry = self._case(layer, case)
+        keys = [a["array"] for a in entry["args"] if "array" in a]
         arrays = [a for a in args if isinstance(a, np.ndarray)]
-        if len(arrays) != len(entry["args"]) or not all(
-                np.array_equal(a, self.data.arrays[k]) for a, k in zip(arrays, entry["args"])):
-            raise NotPrecomputed(f"{part} {case.name!r}: only the public inputs have a precomputed output")
-        return self._array(entry["out"]), (part, case.name)
+        if len(arrays) != len(keys) or not all(np.array_equal(a, self.data.arrays[k]) for a, k in zip(arrays, keys)):
+            raise NotPrecomputed(f"{layer.name} {case.name!r}: only the public inputs have a precomputed output")
+        return self._array(entry["out"]), (layer.name, case.name)
 
-    def backward(self, part: str, case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
-        entry = self._case(part, case)
-        if cache != (part, case.name) or not np.array_equal(dout, self.data.arrays[entry["dout"]]):
-            raise NotPrecomputed(f"{part} {case.name!r}: only the public upstream gradient has precomputed gradients")
+    def backward(self, layer, case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
+        entry = self._case(layer, case)
+        if cache != (layer.name, case.name) or not np.array_equal(dout, self.data.arrays[entry["dout"]]):
+            raise NotPrecomputed(f"{layer.name} {case.name!r}: only the public upstream gradient has precomputed "
+                                 "gradients")
         return tuple(self._array(k) for k in entry["grads"])
 
-    def wrong(self, part: str, kind: str, case: Case, args: tuple,
+    def wrong(self, layer, kind: str, case: Case, args: tuple,
               dout: np.ndarray | None = None) -> Iterator[tuple[str, str, Any]]:
-        for key, message, ref in self._case(part, case)["wrong"].get(kind, []):
+        for key, message, ref in self._case(layer, case)["wrong"].get(kind, []):
             yield key, message, (self._array(ref) if isinstance(ref, str) else tuple(self._array(r) for r in ref))

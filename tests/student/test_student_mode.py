@@ -71,16 +71,16 @@ def test_the_expected_results_are_torchs(cases):
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     for name, entry in cases.manifest["layers"]["conv"].items():
-        x, w, b = (torch.tensor(cases.arrays[k], requires_grad=True) for k in entry["args"])
-        p = entry["params"]
+        x, w, b = (torch.tensor(cases.arrays[a["array"]], requires_grad=True) for a in entry["args"][:3])
+        p = entry["args"][3]["value"]
         out = F.conv2d(x, w, b, stride=p["stride"], padding=p["pad"], dilation=p.get("dilation", 1))
         assert np.allclose(out.detach().numpy(), cases.arrays[entry["out"]], atol=1e-10), name
         out.backward(torch.tensor(cases.arrays[entry["dout"]]))
         for tensor, key in zip((x, w, b), entry["grads"]):
             assert np.allclose(tensor.grad.numpy(), cases.arrays[key], atol=1e-10), name
     for name, entry in cases.manifest["layers"]["avg_pool"].items():
-        x = torch.tensor(cases.arrays[entry["args"][0]], requires_grad=True)
-        p = entry["params"]
+        x = torch.tensor(cases.arrays[entry["args"][0]["array"]], requires_grad=True)
+        p = entry["args"][1]["value"]
         out = F.avg_pool2d(x, (p["pool_height"], p["pool_width"]), p["stride"])
         assert np.allclose(out.detach().numpy(), cases.arrays[entry["out"]], atol=1e-12), name
 
