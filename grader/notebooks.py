@@ -35,6 +35,7 @@ MAX_CELL_BYTES = 256 << 10  # a cell's syntax tree takes some 650 times its size
 MAX_CODE_BYTES = 1 << 20  # code parsed per notebook, in all
 MAX_CELLS = 2000
 MAGIC = re.compile(r"^\s*(%|!|\?)")
+WRITTEN = "# Written by grader from"  # the first line of a module written here
 
 
 @dataclass
@@ -105,14 +106,15 @@ def _is_constant(statement: ast.stmt) -> bool:
     return True
 
 
-def convert(path: Path) -> Converted:
-    """The module of the notebook at ``path`` (see the module docstring)."""
+def convert(path: Path, sources: list[str] | None = None) -> Converted:
+    """The module of the notebook at ``path`` (see the module docstring); with ``sources``, of
+    those cells instead (the d2l layout reads a .py file copied from the book as one cell)."""
     definitions: list[ast.stmt] = []
     imports: list[ast.stmt] = []
     constants: list[ast.stmt] = []
     notes: list[str] = []
     magics = effects = parsed = 0
-    for number, source in enumerate(_cells(path), start=1):
+    for number, source in enumerate(_cells(path) if sources is None else sources, start=1):
         size = len(source.encode("utf-8", "replace"))
         if size > MAX_CELL_BYTES or parsed + size > MAX_CODE_BYTES:
             notes.append(f"{path.name}: cell {number} left out: more code than the grader reads "
@@ -159,7 +161,7 @@ def convert(path: Path) -> Converted:
         names = sorted({ast.unparse(i) for i in dropped})
         notes.append(f"{path.name}: imports no graded definition uses left out: {'; '.join(names[:6])}"
                      + ("; ..." if len(names) > 6 else ""))
-    parts = [f"# Written by grader from {path.name}: its definitions, and the imports and constants they use."]
+    parts = [f"{WRITTEN} {path.name}: its definitions, and the imports and constants they use."]
     for statement in kept_imports:  # a library the sandbox lacks costs only what uses it
         parts.append(f"try:\n    {ast.unparse(statement)}\nexcept ImportError:\n    pass")
     parts += [ast.unparse(c) for c in kept_constants]

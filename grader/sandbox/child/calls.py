@@ -125,7 +125,7 @@ class Child:
                                             "graded as its plain array data")
                 return encode_item(base)
         try:
-            has_array = np is not None and hasattr(type(obj), "__array__")
+            has_array = np is not None and hasattr(type(obj), "__array__") and not self.torch_allowed(obj)
         except BaseException:  # noqa: BLE001
             has_array = False
         if has_array:
@@ -134,6 +134,12 @@ class Child:
         ref_id = len(self.refs) + 1
         self.refs[ref_id] = obj
         return {"r": [ref_id, _type_name(obj), _describe(obj)]}
+
+    def torch_allowed(self, obj) -> bool:
+        """Whether ``obj`` is a torch tensor where torch is what the part works in (preloaded):
+        a tensor that stays here behind a reference is the ordinary case there, not a lie."""
+        torch = sys.modules.get("torch")
+        return torch is not None and "torch" in self.config["preload"] and isinstance(obj, torch.Tensor)
 
     def resolve_ref(self, payload):
         ref_id, path = payload
