@@ -35,7 +35,7 @@ from grader.sandbox import Session
 from grader.sandbox.session import Rules
 
 MODES = ("feature_extractor", "fine_tune")
-_REFERENCE_RUNS: dict[tuple, dict[str, "Run"]] = {}
+_REFERENCE_RUNS: dict[tuple, tuple[dict[str, "Run"], dict | None]] = {}  # -> (runs, pretrained weights)
 # Accuracy: full points within FULL (10 points) of the reference pipeline's accuracy in the
 # same run, half within HALF; 200 test images, so a point is 2 images, and sensible
 # optimizers (SGD with momentum, Adam) land within FULL of each other at this budget.
@@ -415,16 +415,45 @@ class Started:
             except BaseException as exc:
                 self._task.set_exception(exc)
                 raise
-        key = (self.train_seed, self.device, id(self.task))
-        if key not in _REFERENCE_RUNS:  # the reference does the same on every submission of a run: once
-            _REFERENCE_RUNS[key] = reference_runs(self.task, self.train_seed, self.device, self.limits,
-                                                  self.precomputed)
-        return _REFERENCE_RUNS[key]
+        return shared_reference_runs(self.task, self.train_seed, self.device, self.limits, self.precomputed)
 
     def close(self) -> None:
         if not self.session.cancel() and self.session.exception() is None:
             self.session.result().close()
         self.references.exception()  # wait: its child is closed by its own with-block
+
+
+def task_key(task: Task) -> str:
+    """What names a task for the reference's results: a hash of its images, labels, budget and
+    backbone (an instructor's task is built again for every grading: a new object, the same task)."""
+    import hashlib
+
+    digest = hashlib.sha256(repr((task.num_classes, task.epochs, task.batch_size, task.backbone)).encode())
+    for array in (task.train_x, task.train_y, task.test_x, task.test_y):
+        digest.update(repr((array.dtype.str, array.shape)).encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def shared_reference_runs(task: Task, train_seed: int, device: str, limits, precomputed=None) -> dict[str, Run]:
+    """``reference_runs``, once per process and (task, training seed, device): the reference does the
+    same on every submission graded with them.  A batch trains them before its workers are forked
+    (``share_references``), so that the whole class shares one training."""
+    key = (task_key(task), train_seed, device, precomputed is not None)
+    if key not in _REFERENCE_RUNS:
+        runs = reference_runs(task, train_seed, device, limits, precomputed)
+        _REFERENCE_RUNS[key] = (runs, task.pretrained)
+    runs, pretrained = _REFERENCE_RUNS[key]
+    if task.pretrained is None:
+        task.pretrained = pretrained
+    return runs
+
+
+def share_references(cfg, seed: int, device: str, limits) -> None:
+    """Train the reference pipelines of the class's task for ``seed`` and ``device`` in this process
+    (a batch, before it forks its workers: each finds them in ``_REFERENCE_RUNS``)."""
+    task = Task.from_spec(cfg.transfer_task, seed=seed) if cfg.transfer_task else Task.default(seed)
+    shared_reference_runs(task, training_seed(seed), device, transfer_limits(limits, device))
 
 
 def transfer_limits(limits, device: str):

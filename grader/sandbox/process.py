@@ -164,16 +164,28 @@ def _namespace_support(userns: bool) -> tuple[str | None, str]:
     return unshare, ""
 
 
+def namespace_kinds(hardening) -> list[str]:
+    """The namespaces a set of protections ("network", "processes", "filesystem") asks for, among
+    "user", "pid", "ipc", "mount", "net" (a pid namespace comes with a mount namespace, for its /proc)."""
+    kinds = ["user"] if hardening and user_namespace() else []
+    if "processes" in hardening:  # everything the child starts, and every IPC object it makes, dies with it
+        kinds += ["pid", "mount", "ipc"]
+    elif "filesystem" in hardening:
+        kinds += ["mount"]
+    if "network" in hardening:
+        kinds += ["net"]
+    return kinds
+
+
+UNSHARE_OPTIONS = {"user": USERNS_ARGS, "pid": ("--pid", "--fork", "--kill-child", "--mount-proc"), "mount": (),
+                   "ipc": ("--ipc",), "net": ("--net",)}
+
+
 def unshare_args(hardening) -> list[str]:
     """unshare's options for a set of protections ("network", "processes", "filesystem")."""
-    args = list(USERNS_ARGS) if hardening and user_namespace() else []
-    if "processes" in hardening:  # everything the child starts, and every IPC object it makes, dies with it
-        args += ["--pid", "--fork", "--kill-child", "--mount-proc", "--ipc"]
-    elif "filesystem" in hardening:
-        args += ["--mount"]
-    if "network" in hardening:
-        args += ["--net"]
-    return args
+    kinds = namespace_kinds(hardening)
+    args = [option for kind in kinds for option in UNSHARE_OPTIONS[kind]]
+    return args + ["--mount"] if "mount" in kinds and "pid" not in kinds else args
 
 
 def child_command(config: dict, unshare: str | None = None, hardening=("network", "processes", "filesystem")) -> list[str]:
@@ -188,19 +200,33 @@ def child_command(config: dict, unshare: str | None = None, hardening=("network"
 
 
 class ChildProcess:
+    """``template``: a ``warm.Template`` to fork the child from (where it cannot, ``warm_failure``
+    says why and the child starts cold); ``warm`` tells which it was."""
+
     def __init__(self, folder: Path, env: dict, config: dict, unshare: str | None = None,
-                 hardening=("network", "processes", "filesystem"), serious=()):
+                 hardening=("network", "processes", "filesystem"), serious=(), template=None):
         parent_end, child_end = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         events_r, events_w = os.pipe()
+        self.warm, self.warm_failure = False, None
         try:
             config = dict(config, fd=child_end.fileno(), events_fd=events_w, guard_lost_status=GUARD_LOST_STATUS)
-            self.proc = subprocess.Popen(
-                child_command(config, unshare, hardening),
-                stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(child_end.fileno(), events_w),
-                cwd=folder, env=env, start_new_session=True, close_fds=True,
-            )
+            if template is not None:
+                from .warm import WarmUnavailable
+
+                try:
+                    kinds = namespace_kinds(hardening) if unshare and hardening else []
+                    self.proc = template.spawn(kinds, env, folder, config, (child_end.fileno(), out_w, err_w, events_w))
+                    self.warm = True
+                except WarmUnavailable as exc:
+                    self.warm_failure = str(exc)
+            if not self.warm:
+                self.proc = subprocess.Popen(
+                    child_command(config, unshare, hardening),
+                    stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, pass_fds=(child_end.fileno(), events_w),
+                    cwd=folder, env=env, start_new_session=True, close_fds=True,
+                )
         except BaseException:
             for fd in (out_r, err_r, events_r):
                 os.close(fd)
@@ -327,8 +353,13 @@ class ChildProcess:
         except ChildProcessError:
             return True
 
-    def kill(self) -> int:
-        """End the child, everything in its session, and reap it; return its exit status."""
+    def kill(self, grace_s: float = 0.0) -> int:
+        """End the child, everything in its session, and reap it; return its exit status.  ``grace_s``:
+        how long a child already on its way out (its worker died) may take to end by itself first,
+        so that the status is its own (a namespace's init reports its worker's), not our SIGKILL."""
+        deadline = time.monotonic() + grace_s
+        while not self.exited() and time.monotonic() < deadline:
+            time.sleep(0.002)
         if not self.reaped:
             self.members |= kill_session(self.pid, collect=not self.namespaced)
             try:

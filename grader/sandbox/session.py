@@ -34,7 +34,7 @@ from typing import Any
 
 from ..errors import GraderError, InputFileError
 from . import cleanup, wire
-from .process import (GUARD_LOST_STATUS, Capture, ChildProcess, Exchange, namespace_labels, namespace_support,
+from .process import (DEATH_GRACE_S, GUARD_LOST_STATUS, Capture, ChildProcess, Exchange, namespace_labels, namespace_support,
                       user_namespace)
 
 HARDENING = ("network", "processes", "filesystem")
@@ -264,6 +264,9 @@ class Session:
       of the file system, with Python, its libraries and the scratch folder: other
       top-level folders (``/home``, ``/root``, ``/work``, ...) are covered where mount
       namespaces work, and closed to reads by the guard everywhere
+    - template: a ``warm.Template`` whose ``preload`` and thread count are this session's: the
+      child is forked from it instead of started cold (``warm``); None: the process's shared
+      template where a batch worker turned them on (``warm.shared``), else a cold start
 
     Attributes for reports: ``pid``, ``alive``, ``dead_reason`` (why calls no
     longer run), ``startup_s`` (seconds until the child was ready),
@@ -271,12 +274,13 @@ class Session:
     out of the copy), ``protections`` ({"network", "processes", "filesystem"}:
     what this child got, e.g. "isolated (net namespace)", "pid namespace",
     "read-only outside scratch ...", or "not available: <why>"; "user": the user id student code
-    runs as), ``events`` (every ``Event`` of every call so far, in order, across restarts).
+    runs as), ``events`` (every ``Event`` of every call so far, in order, across restarts), ``warm``
+    (whether the child was forked from a warm template).
     A Session is not thread-safe: one thread per session.
     """
 
     def __init__(self, submission_dir, limits: Limits | None = None, *, allowed_modules=None, preload=("numpy",),
-                 hardening=None, hidden=(), protected=(), rules: Rules | None = Rules(), trusted=()):
+                 hardening=None, hidden=(), protected=(), rules: Rules | None = Rules(), trusted=(), template=None):
         self.submission_dir = Path(submission_dir)
         if not self.submission_dir.is_dir():
             raise InputFileError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
@@ -300,6 +304,7 @@ class Session:
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
         self.closed = False
         self._child: ChildProcess | None = None
+        self._template = template  # a warm.Template to fork from (None: this process's shared one, if any)
         # the process that started the child owns it: a copy made by fork (a batch worker)
         # neither uses the child (its pipes are shared) nor ends it
         self._owner = os.getpid()
@@ -384,6 +389,7 @@ class Session:
 
     def _start(self) -> None:
         self.dead_reason: str | None = "the sandbox did not start"
+        self.warm = False
         self._student_ran = self._trusted_loaded = False
         self._token = object()  # Refs carry it; a new child gets a new one
         _sweep_once()
@@ -436,7 +442,17 @@ class Session:
                 "host_mnt_ns": _mount_namespace(), "visible": self._visible,
                 "hidden": list(self.hidden),
             }
-        ready, ex = self._launch(folder, home, config, unshare, started)
+        template = self._warm_template()
+        ready, ex = self._launch(folder, home, config, unshare, started, template)
+        warm_notes = [f"started cold: {self._child.warm_failure}"] if self._child and self._child.warm_failure else []
+        if self._child is not None and self._child.warm and not (isinstance(ready, dict) and ready.get("ready") is True):
+            # the clone could not be made what a cold start makes (say why): a cold start, as before
+            why = ready.get("error") if isinstance(ready, dict) else ex.stderr.text()[-300:].strip() or ex.failure
+            warm_notes = [f"started cold: the warm child did not start ({why})"]
+            self._child.close()
+            self._finalizer.detach()
+            self._child = None
+            ready, ex = self._launch(folder, home, config, unshare, time.monotonic())
         genuine = isinstance(ready, dict) and isinstance(ready.get("error"), str) and not ready.get("confinement_failed")
         if unshare and not genuine and not (isinstance(ready, dict) and ready.get("ready") is True):
             # the namespaces or the mounts failed here: start the child without them, and say why
@@ -461,17 +477,28 @@ class Session:
         self.protections["user"] = ready["user"] if isinstance(ready.get("user"), str) else "unknown"
         self.syscalls_filtered = ready.get("syscalls") is True  # SysV IPC and mknod end the child
         self.startup_s = time.monotonic() - started
-        self.start_notes = tuple(n for n in ready.get("notes", ()) if isinstance(n, str))
+        self.start_notes = tuple(n for n in ready.get("notes", ()) if isinstance(n, str)) + tuple(warm_notes)
+        self.warm = self._child.warm
         self._child.private_tmp = filesystem.startswith("read-only") and not any(
             n.startswith("no private /tmp") for n in self.start_notes)
         self._budget_s = self.limits.total_timeout_s  # what is left of total_timeout_s
         self.dead_reason = None
 
-    def _launch(self, folder: Path, home: Path, config: dict, unshare, started: float):
+    def _warm_template(self):
+        """The template to fork this session's child from, or None (GRADER_SANDBOX_WARM=0 turns them off)."""
+        from . import warm
+
+        if warm.switched_off():
+            return None
+        if self._template is not None:
+            return self._template
+        return warm.shared(self.preload, self.limits.threads)
+
+    def _launch(self, folder: Path, home: Path, config: dict, unshare, started: float, template=None):
         """Start a child and wait for its first message: (the message or None, the Exchange)."""
         try:
             self._child = ChildProcess(folder, child_env(home, self.limits.threads), config, unshare, self.hardening,
-                                       serious=VIOLATIONS)
+                                       serious=VIOLATIONS, template=template)
         except OSError as exc:
             if unshare:  # unshare itself would not start: the plain child may
                 self._child = None
@@ -568,7 +595,7 @@ class Session:
 
     def _failure(self, ex: Exchange, timeout: float, budget_bound: bool) -> tuple[str, str]:
         """Kill the child and say why the call got no usable reply."""
-        status = self._child.kill()
+        status = self._child.kill(DEATH_GRACE_S if ex.failure == "exited" else 0.0)
         self._child.drain(ex)
         if ex.failure == "timeout":
             if budget_bound:

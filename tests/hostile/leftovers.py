@@ -220,6 +220,11 @@ def foreign_sandboxes(table=None, signs=None) -> tuple[set[int], set[str]]:
             if not found:  # another user's environment is not readable: its command line names the folder
                 cmdline = _read(f"/proc/{pid}/cmdline").decode("utf-8", "replace")
                 found = re.search(rf'"home": "(/[^"]*/{SCRATCH_PREFIX}[^/"]+)/', cmdline)
+            if not found:  # a clone of a warm template shows the template's environment and command line
+                try:
+                    found = re.match(rf"(.*/{SCRATCH_PREFIX}[^/]+)", os.readlink(f"/proc/{pid}/cwd"))
+                except OSError:
+                    found = None
             if found:
                 scratch.add(found.group(1))
     return pids, scratch

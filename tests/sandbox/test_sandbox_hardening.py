@@ -192,6 +192,7 @@ def test_without_namespaces_sessions_run_as_before(session, monkeypatch):
 
 
 def test_a_failing_unshare_falls_back_and_says_why(session, monkeypatch):
+    monkeypatch.setenv("GRADER_SANDBOX_WARM", "0")  # (the unshare command is a cold start's; a warm child clones)
     monkeypatch.setattr(session_module, "namespace_support", lambda: ("/bin/false", ""))
     s = session({"m.py": "def one():\n    return 1\n"})
     assert s.call("m", "one").value == 1
@@ -199,6 +200,7 @@ def test_a_failing_unshare_falls_back_and_says_why(session, monkeypatch):
 
 
 def test_a_missing_unshare_falls_back_and_says_why(session, monkeypatch):
+    monkeypatch.setenv("GRADER_SANDBOX_WARM", "0")  # (the unshare command is a cold start's; a warm child clones)
     monkeypatch.setattr(session_module, "namespace_support", lambda: ("/nonexistent/unshare", ""))
     s = session({"m.py": "def one():\n    return 1\n"})
     assert s.call("m", "one").value == 1

@@ -28,6 +28,10 @@ student's ``numpy.py`` cannot stand in for numpy, install the system-call filter
 submission folder first on sys.path, install the import policy and the guard, say it is ready.
 Then answer requests one at a time until the parent closes the socket.
 
+A child of the warm template (``template.py``) is a fork of a process that ran this file's
+imports and its preload imports, and enters ``run`` with its namespaces made and its descriptors
+in place; from there on it is the same program.
+
 Nothing here trusts student code to leave it alone: the parent treats every reply as untrusted
 plain data, enforces time limits by killing the process group, and never unpickles.
 """
@@ -65,7 +69,13 @@ OWN_FILES = frozenset([WIRE] + [os.path.join(HERE, n) for n in os.listdir(HERE) 
 
 
 def main() -> None:
-    config = json.loads(sys.argv[1])
+    run(json.loads(sys.argv[1]))
+
+
+def run(config: dict) -> None:
+    """Everything after the start: confine, drop, limit, preload, filter, guard, then serve
+    requests until the parent is done; never returns.  ``template.py`` calls it in a child
+    forked from the warm template, whose preload modules are already imported."""
     sys.argv = ["submission"]
     channels = (config["fd"], config["events_fd"])
     try:

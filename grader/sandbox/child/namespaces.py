@@ -40,17 +40,7 @@ def confine(spec: dict) -> tuple[str, list[str]]:
     try:
         if not spec["host_mnt_ns"] or os.readlink("/proc/self/ns/mnt") == spec["host_mnt_ns"]:
             return "not available: not in a private mount namespace", notes
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-
-        def mount(source, target, fstype, flags, data=None):
-            enc = lambda t: None if t is None else os.fsencode(t)  # noqa: E731
-            if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
-                err = ctypes.get_errno()
-                raise OSError(err, f"mount {target}: {os.strerror(err)}")
-
+        mount = mounter()
         scratch = spec["scratch"]
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         scratch_fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
@@ -117,6 +107,22 @@ def confine(spec: dict) -> tuple[str, list[str]]:
     except Exception as exc:  # noqa: BLE001  half done: the parent starts an unconfined child instead
         raise ConfinementError(f"{type(exc).__name__}: {exc}") from None
     return READ_ONLY, notes
+
+
+def mounter():
+    """mount(2) as ``mount(source, target, fstype, flags, data=None)``, raising OSError."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+    def mount(source, target, fstype, flags, data=None):
+        enc = lambda t: None if t is None else os.fsencode(t)  # noqa: E731
+        if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+    return mount
 
 
 def kept_flags(point: str) -> int:
