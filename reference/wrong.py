@@ -174,6 +174,55 @@ def conv_dx_not_flipped(dout, cache):
     return dx_wrong, dw, db
 
 
+def conv_dx_no_stride(dout, cache):
+    """dx scatters window (i, j)'s gradient to dx_pad[i:i + HH, j:j + WW], not from (i*S, j*S)."""
+    x, w, b, conv_param = cache[:4]
+    x, w = as_float(x), as_float(w)
+    _, dw, db = _conv_grads(dout, x, w, b, conv_param)
+    S, P, D = conv_settings(conv_param)
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    dout = as_float(dout)
+    dx_pad = np.zeros((N, C, H + 2 * P + D * (HH - 1) + 1, W + 2 * P + D * (WW - 1) + 1))
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            rows, cols = slice(i, i + D * (HH - 1) + 1, D), slice(j, j + D * (WW - 1) + 1, D)
+            dx_pad[:, :, rows, cols] += np.tensordot(dout[:, :, i, j], w, axes=(1, 0))
+    return dx_pad[:, :, P:P + H, P:P + W], dw, db
+
+
+def _rows_by_height(out, fill):
+    """``out`` (N, F, H', W') as im2col code that stores window (i, j) in row i * H' + j of an
+    (H' * W')-row matrix builds it: rows collide when H' < W' (the later window wins, rows never
+    written keep ``fill``); past the end when H' > W' (IndexError, as in the student's code)."""
+    N, F, H_out, W_out = out.shape
+    if H_out > W_out:
+        raise IndexError("row i * H' + j runs past the last row")
+    flat = np.broadcast_to(fill, (N, F, H_out * W_out)).astype(np.float64)
+    for i in range(H_out):
+        for j in range(W_out):
+            flat[:, :, i * H_out + j] = out[:, :, i, j]
+    return flat.reshape(N, F, H_out, W_out)
+
+
+def conv_im2col_rows_by_height(x, w, b, conv_param):
+    out, cache = fast.conv_forward(x, w, b, conv_param)
+    return _rows_by_height(out, as_float(b)[None, :, None]), cache
+
+
+def max_pool_im2col_rows_by_height(x, pool_param):
+    out, cache = fast.max_pool_forward(x, pool_param)
+    return _rows_by_height(out, 0.0), cache
+
+
+def avg_pool_im2col_rows_by_height(x, pool_param):
+    out, cache = fast.avg_pool_forward(x, pool_param)
+    return _rows_by_height(out, 0.0), cache
+
+
+from grader.checks.hints import IM2COL_ROWS  # noqa: E402 - the student install names it too (an IndexError)
+
+
 # ------------------------------------------------------------ pooling, backward
 
 
@@ -220,6 +269,92 @@ def max_pool_overlap_overwrite(dout, cache):
     return dx
 
 
+# ------------------------------------------------------------ pooling: stride-sized windows
+
+
+def _cut_windows(x, pool_param, size):
+    """Each output's window as a bug cuts it: rows i*S to i*S + h, columns j*S to j*S + w, with
+    (h, w) = size(pool_height, pool_width, stride) instead of (pool_height, pool_width)."""
+    x = as_float(x)
+    PH, PW, S = settings = pool_settings(pool_param)
+    h, w = size(PH, PW, S)
+    N, C, H_out, W_out = pool_output_shape(x.shape, settings)
+    for i in range(H_out):
+        for j in range(W_out):
+            yield i, j, (slice(i * S, i * S + h), slice(j * S, j * S + w))
+
+
+def _stride_sized(PH, PW, S):
+    return S, S
+
+
+def _height_sized(PH, PW, S):
+    return PH, PH
+
+
+def _pool_forward_cut(size, reduce):
+    """A pooling forward over the windows ``size`` cuts (see ``_cut_windows``), reduced with ``reduce``."""
+    def forward(x, pool_param):
+        out = np.zeros(pool_output_shape(np.shape(x), pool_settings(pool_param)))
+        for i, j, (rows, cols) in _cut_windows(x, pool_param, size):
+            out[:, :, i, j] = reduce(as_float(x)[:, :, rows, cols], axis=(2, 3))
+        return out, None
+    return forward
+
+
+max_pool_stride_windows = _pool_forward_cut(_stride_sized, np.max)
+avg_pool_stride_windows = _pool_forward_cut(_stride_sized, np.mean)
+max_pool_square_windows = _pool_forward_cut(_height_sized, np.max)
+avg_pool_square_windows = _pool_forward_cut(_height_sized, np.mean)
+
+
+def max_pool_backward_stride_windows(dout, cache):
+    """dout routed to the first maximum of each stride x stride window."""
+    x, pool_param = cache[:2]
+    x, dout = as_float(x), as_float(dout)
+    dx = np.zeros(x.shape)
+    for i, j, (rows, cols) in _cut_windows(x, pool_param, _stride_sized):
+        window = x[:, :, rows, cols]
+        N, C, h, w = window.shape
+        flat = window.reshape(N, C, -1).argmax(axis=2)
+        r, c = np.unravel_index(flat, (h, w))
+        for n in range(N):
+            for ch in range(C):
+                dx[n, ch, rows.start + r[n, ch], cols.start + c[n, ch]] += dout[n, ch, i, j]
+    return dx
+
+
+def max_pool_argmax_row_by_height(dout, cache):
+    """The window's flat argmax k unravelled as (k // pool_height, k % pool_width): right only for
+    square windows (np.unravel_index(k, (pool_height, pool_width)) is (k // pool_width, k % pool_width))."""
+    x, pool_param = cache[:2]
+    x, dout = as_float(x), as_float(dout)
+    PH, PW, S = pool_settings(pool_param)
+    slabs = _slabs(x, pool_param)
+    k = np.argmax(slabs, axis=0)  # (N, C, H', W')
+    dx = np.zeros(x.shape)
+    N, C, H_out, W_out = k.shape
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    r, q = i * S + k[n, c, i, j] // PH, j * S + k[n, c, i, j] % PW
+                    if r >= x.shape[2]:
+                        raise IndexError("the row runs past the input")
+                    dx[n, c, r, q] += dout[n, c, i, j]
+    return dx
+
+
+SQUARE_WINDOWS = ("the windows are pool_height x pool_height: the width is taken from pool_height somewhere "
+                  "(right only for square windows); a window is x[:, :, i*stride:i*stride + pool_height, "
+                  "j*stride:j*stride + pool_width]")
+
+
+STRIDE_WINDOWS = ("the windows are stride x stride (x[i*stride:(i+1)*stride]), as if the stride equals the window: "
+                  "a window is pool_height x pool_width and starts every stride rows, "
+                  "x[:, :, i*stride:i*stride + pool_height, j*stride:j*stride + pool_width]")
+
+
 VARIANTS: tuple[WrongVariant, ...] = (
     WrongVariant("conv-kernel-flipped", "conv", "forward",
                  "the kernel looks flipped: CNN layers compute cross-correlation, "
@@ -233,6 +368,7 @@ VARIANTS: tuple[WrongVariant, ...] = (
                  "ignored the stride: window (i, j) starts at row i*stride, column j*stride", conv_no_stride),
     WrongVariant("conv-no-dilation", "conv", "forward",
                  "ignored the dilation: the filter's taps are dilation pixels apart", conv_no_dilation),
+    WrongVariant("conv-im2col-rows-by-height", "conv", "forward", IM2COL_ROWS, conv_im2col_rows_by_height),
     WrongVariant("conv-no-bias", "conv", "forward", "forgot the bias: add b[f] to every output of filter f",
                  conv_no_bias),
     WrongVariant("conv-bias-twice", "conv", "forward", "added the bias twice", conv_bias_twice),
@@ -252,6 +388,9 @@ VARIANTS: tuple[WrongVariant, ...] = (
                  "dx correlates dout with w as it is: the gradient of a cross-correlation is a full "
                  "convolution, i.e. w flipped by 180 degrees (or scatter dout * w back into each window)",
                  conv_dx_not_flipped),
+    WrongVariant("conv-dx-no-stride", "conv", "backward",
+                 "dx ignores the stride: the gradient of window (i, j) goes to dx_pad[:, :, i*stride:i*stride + HH, "
+                 "j*stride:j*stride + WW], not from row i, column j", conv_dx_no_stride),
     WrongVariant("max-pool-whole-window", "max_pool", "backward",
                  "the gradient went to the whole window: only the window's maximum receives dout",
                  dout_to_whole_window),
@@ -261,6 +400,20 @@ VARIANTS: tuple[WrongVariant, ...] = (
     WrongVariant("max-pool-overlap-overwrite", "max_pool", "backward",
                  "overlapping windows overwrite each other's gradient: add into dx (+=) instead of assigning",
                  max_pool_overlap_overwrite),
+    WrongVariant("max-pool-square-windows", "max_pool", "forward", SQUARE_WINDOWS, max_pool_square_windows),
+    WrongVariant("avg-pool-square-windows", "avg_pool", "forward", SQUARE_WINDOWS, avg_pool_square_windows),
+    WrongVariant("max-pool-argmax-row-by-height", "max_pool", "backward",
+                 "the argmax's row is computed with pool_height: in a pool_height x pool_width window the flat "
+                 "index k is row k // pool_width, column k % pool_width (np.unravel_index(k, (pool_height, "
+                 "pool_width)))", max_pool_argmax_row_by_height),
+    WrongVariant("max-pool-stride-windows", "max_pool", "forward", STRIDE_WINDOWS, max_pool_stride_windows),
+    WrongVariant("max-pool-im2col-rows-by-height", "max_pool", "forward", IM2COL_ROWS,
+                 max_pool_im2col_rows_by_height),
+    WrongVariant("avg-pool-stride-windows", "avg_pool", "forward", STRIDE_WINDOWS, avg_pool_stride_windows),
+    WrongVariant("avg-pool-im2col-rows-by-height", "avg_pool", "forward", IM2COL_ROWS,
+                 avg_pool_im2col_rows_by_height),
+    WrongVariant("max-pool-backward-stride-windows", "max_pool", "backward",
+                 STRIDE_WINDOWS + "; dout goes to the maximum of that window", max_pool_backward_stride_windows),
     WrongVariant("avg-pool-no-divide", "avg_pool", "backward",
                  "forgot to divide by the window size: each element gets dout / (pool_height * pool_width)",
                  dout_to_whole_window),

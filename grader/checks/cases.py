@@ -98,6 +98,8 @@ POOL_CASES = (
     PoolCase("ties inside windows", (1, 2, 4, 4), 2, 2, 2, ties=True, kinds=("forward", "backward")),
     PoolCase("overlapping windows with ties", (1, 2, 5, 5), 3, 3, 1, ties=True, kinds=("forward", "backward")),
     PoolCase("ties, non-square output", (2, 2, 4, 6), 2, 2, 2, ties=True, kinds=("forward", "backward")),
+    # a window neither square nor the stride's size: tells a height used for the width from stride-sized windows
+    PoolCase("tall windows, stride 1", (1, 2, 5, 7), 3, 2, 1, kinds=("forward", "backward")),
 )
 
 def cases_for(part: str, with_dilation: bool = True, exact_fit: bool = False) -> tuple[ConvCase | PoolCase, ...]:

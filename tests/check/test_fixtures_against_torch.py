@@ -34,6 +34,11 @@ VERDICTS = {
     "pool_square_output_only": ("max_pool", False), "pool_stride_is_window": ("max_pool", False),
     "conv_pad_hardcoded_one": ("conv", False),
     "maxpool_ties_last": ("max_pool", True), "maxpool_ties_split": ("max_pool", True),
+    "conv_square_kernel_only": ("conv", False), "pool_stride_windows": ("max_pool", False),
+    "pool_reshape_blocks": ("max_pool", False), "pool_square_windows": ("max_pool", False),
+    "maxpool_argmax_row_by_height": ("max_pool", False), "pool_python2_xrange": ("max_pool", False),
+    "conv_dx_no_stride": ("conv", False), "conv_backward_unfinished": ("conv", False),
+    "conv_im2col_rows_by_height": ("conv", False),
 }
 
 

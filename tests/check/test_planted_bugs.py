@@ -56,6 +56,18 @@ CASES = {
     "pool_stride_is_window": (POOLS, {("max_pool", "forward"), ("avg_pool", "forward")},
                               "assumes the stride equals the window", ()),
     "conv_pad_hardcoded_one": (CONV, {("conv", "forward")}, "padding is taken as 1", ()),
+    "conv_square_kernel_only": (CONV, {("conv", "forward")}, "the kernel's height is used for a width", ()),
+    "pool_stride_windows": (POOLS, {("max_pool", "forward"), ("avg_pool", "forward")},
+                            "the windows are stride x stride", ()),
+    "pool_reshape_blocks": (POOLS, {("max_pool", "forward")}, "only works when the stride equals the window",
+                            ("avg_pool",)),
+    "pool_square_windows": (POOLS, {("max_pool", "forward"), ("avg_pool", "forward")},
+                            "the width is taken from pool_height", ()),
+    "maxpool_argmax_row_by_height": (POOLS, {("max_pool", "backward")}, "is row k // pool_width", ("avg_pool",)),
+    "pool_python2_xrange": (POOLS, {("max_pool", "forward")}, "xrange is Python 2's range", ("avg_pool",)),
+    "conv_dx_no_stride": (CONV, {("conv", "backward")}, "dx ignores the stride", ()),
+    "conv_backward_unfinished": (CONV, {("conv", "backward")}, "is all zeros: nothing is ever added", ()),
+    "conv_im2col_rows_by_height": (CONV, {("conv", "forward")}, "is stored in row i * H' + j", ()),
 }
 
 

@@ -9,9 +9,9 @@ import pytest
 from grader.reference import numpy_fast, numpy_loops, wrong
 
 # Generic inputs: N, C, F > 1, stride, padding and dilation > 1, a non-square
-# kernel and input; pooling windows that overlap, on an input full of ties.
+# kernel, input and output; pooling windows that overlap, on an input full of ties.
 _rng = np.random.default_rng(2024)
-CONV_INPUTS = (_rng.standard_normal((2, 3, 9, 8)), _rng.standard_normal((4, 3, 3, 2)), _rng.standard_normal(4),
+CONV_INPUTS = (_rng.standard_normal((2, 3, 9, 10)), _rng.standard_normal((4, 3, 3, 2)), _rng.standard_normal(4),
                {"stride": 2, "pad": 1, "dilation": 2})
 POOL_X = _rng.integers(0, 6, size=(2, 3, 7, 8)).astype(float)
 INPUTS = {
@@ -45,13 +45,15 @@ def test_registry_is_well_formed():
     keys = [v.key for v in wrong.VARIANTS]
     assert len(keys) == len(set(keys))
     assert {(v.part, v.kind) for v in wrong.VARIANTS} == {
-        ("conv", "forward"), ("conv", "backward"), ("max_pool", "backward"), ("avg_pool", "backward")}
+        ("conv", "forward"), ("conv", "backward"), ("max_pool", "forward"), ("max_pool", "backward"),
+        ("avg_pool", "forward"), ("avg_pool", "backward")}
     for v in wrong.VARIANTS:
         assert v.message and v.message == v.message.strip() and not v.message.endswith(".")
         assert wrong.get(v.key) is v
         correct = wrong.CORRECT[(v.part, v.kind)]
         assert list(inspect.signature(v.fn).parameters) == list(inspect.signature(correct).parameters)
-    assert wrong.variants("avg_pool") == [wrong.get("avg-pool-no-divide")]
+    assert wrong.variants("avg_pool") == [wrong.get("avg-pool-square-windows"), wrong.get("avg-pool-stride-windows"),
+                                          wrong.get("avg-pool-im2col-rows-by-height"), wrong.get("avg-pool-no-divide")]
     with pytest.raises(ValueError, match="unknown wrong variant"):
         wrong.get("conv-everything-wrong")
     with pytest.raises(ValueError, match="part must be one of"):
@@ -64,6 +66,10 @@ def test_the_catalogue_names_the_bugs_of_the_brief():
         "conv-no-bias", "conv-bias-twice", "conv-db-batch-only", "conv-db-all-axes", "conv-dw-last-sample",
         "conv-dw-first-sample", "conv-dx-not-flipped", "max-pool-whole-window", "max-pool-all-ties",
         "max-pool-overlap-overwrite", "avg-pool-no-divide",
+        # found in real solutions (issue 13): windows cut stride x stride
+        "max-pool-stride-windows", "avg-pool-stride-windows", "max-pool-backward-stride-windows",
+        "max-pool-square-windows", "avg-pool-square-windows", "max-pool-argmax-row-by-height", "conv-dx-no-stride",
+        "conv-im2col-rows-by-height", "max-pool-im2col-rows-by-height", "avg-pool-im2col-rows-by-height",
     }
     assert set(VARIANT_IDS) == expected
     assert "cross-correlation" in wrong.get("conv-kernel-flipped").message
