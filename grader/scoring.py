@@ -61,24 +61,31 @@ def integrity_tests(part: str, findings: list[integrity.Finding], events: list[E
     (``Finding.notice``) are named in the first one's feedback and cost nothing."""
     tests = []
     imports = [e for e in events if e.code == "forbidden-import"]
+    stand_ins = list(dict.fromkeys(e.detail for e in events if e.code == "stand-in"))
     unscanned = [f for f in findings if f.notice]
     findings = [f for f in findings if not f.notice]
     if libraries:
         name = f"{part} integrity: allowed libraries"
         if not (findings or imports):
             note = "" if not unscanned else (
-                " (" + "; ".join(f"{f.file} {f.what}" for f in unscanned[:5]) + ("; and more" if len(unscanned) > 5
-                else "") + ": the sandbox's guard still refused forbidden imports at run time)")
+                " (" + "; ".join(f"{f.file}, line {f.line}: {f.what}" if f.line else f"{f.file} {f.what}"
+                             for f in unscanned[:5])
+                + ("; and more" if len(unscanned) > 5 else "")
+                + ": nothing is held against these; the sandbox refuses forbidden libraries at run time)")
+            if stand_ins:
+                note += " (" + "; ".join(stand_ins[:5]) + ": never used by the graded code, so nothing is held against it)"
             tests.append(TestResult(name, part, "integrity", 1.0, 1.0, "uses only allowed libraries" + note,
                                     {"passed": True, "unscanned": [f.__dict__ for f in unscanned]}))
         else:
-            where = [f"{f.file}, line {f.line}: {f.what}" for f in findings[:5]] + [e.detail for e in imports[:5]]
+            imported = [f"{f.file}, line {f.line}: imports {f.what.split(', ')[0]}" for f in unscanned if f.line]
+            where = ([f"{f.file}, line {f.line}: {f.what}" for f in findings[:5]] + [e.detail for e in imports[:5]]
+                     + (imported[:5] if imports else []) + stand_ins[:3])
             tests.append(TestResult(
                 name, part, "integrity", 1.0, 0.0,
                 f"forbidden library: uses a library this part may not use ({'; '.join(where)}): "
                 f"the {part} part earns no points",
                 {"passed": False, "findings": [f.__dict__ for f in findings], "events": [e.__dict__ for e in imports]}))
-    rest = sorted((e for e in events if e.code != "forbidden-import"), key=lambda e: not e.violation)
+    rest = sorted((e for e in events if e.code not in ("forbidden-import", "stand-in")), key=lambda e: not e.violation)
     name = f"{part} integrity: sandbox rules"
     if not rest:
         tests.append(TestResult(name, part, "integrity", 1.0, 1.0, "stayed within the sandbox's rules",

@@ -174,8 +174,9 @@ def conv_dx_not_flipped(dout, cache):
     return dx_wrong, dw, db
 
 
-def conv_dx_no_stride(dout, cache):
-    """dx scatters window (i, j)'s gradient to dx_pad[i:i + HH, j:j + WW], not from (i*S, j*S)."""
+def _scattered_dx(dout, cache, step: bool, accumulate: bool):
+    """(dx, dw, db) with dx scattered window by window as a loop would: from (i*S, j*S) when ``step``
+    (else from (i, j)), added (``accumulate``) or assigned; dw and db right."""
     x, w, b, conv_param = cache[:4]
     x, w = as_float(x), as_float(w)
     _, dw, db = _conv_grads(dout, x, w, b, conv_param)
@@ -183,12 +184,22 @@ def conv_dx_no_stride(dout, cache):
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     dout = as_float(dout)
-    dx_pad = np.zeros((N, C, H + 2 * P + D * (HH - 1) + 1, W + 2 * P + D * (WW - 1) + 1))
+    dx_pad = np.zeros((N, C, H + 2 * P + D * (HH - 1) + 1, W + 2 * P + D * (WW - 1) + 1))  # room past the edge
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
-            rows, cols = slice(i, i + D * (HH - 1) + 1, D), slice(j, j + D * (WW - 1) + 1, D)
-            dx_pad[:, :, rows, cols] += np.tensordot(dout[:, :, i, j], w, axes=(1, 0))
+            top, left = (i * S, j * S) if step else (i, j)
+            rows, cols = slice(top, top + D * (HH - 1) + 1, D), slice(left, left + D * (WW - 1) + 1, D)
+            share = np.tensordot(dout[:, :, i, j], w, axes=(1, 0))
+            if accumulate:
+                dx_pad[:, :, rows, cols] += share
+            else:
+                dx_pad[:, :, rows, cols] = share
     return dx_pad[:, :, P:P + H, P:P + W], dw, db
+
+
+def conv_dx_no_stride(dout, cache):
+    """dx scatters window (i, j)'s gradient to dx_pad[i:i + HH, j:j + WW], not from (i*S, j*S)."""
+    return _scattered_dx(dout, cache, step=False, accumulate=True)
 
 
 def _rows_by_height(out, fill):
@@ -221,6 +232,29 @@ def avg_pool_im2col_rows_by_height(x, pool_param):
 
 
 from grader.checks.hints import IM2COL_ROWS  # noqa: E402 - the student install names it too (an IndexError)
+
+
+def conv_dw_no_stride(dout, cache):
+    """dw correlates dout with windows x_pad[i:i + HH, j:j + WW], not from (i*S, j*S)."""
+    x, w, b, conv_param = cache[:4]
+    x, w = as_float(x), as_float(w)
+    dx, _, db = _conv_grads(dout, x, w, b, conv_param)
+    S, P, D = conv_settings(conv_param)
+    F, _, HH, WW = w.shape
+    dout = as_float(dout)
+    x_pad = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    x_pad = np.pad(x_pad, ((0, 0), (0, 0), (0, D * (HH - 1) + 1), (0, D * (WW - 1) + 1)))  # room past the edge
+    dw = np.zeros(w.shape)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            window = x_pad[:, :, i:i + D * (HH - 1) + 1:D, j:j + D * (WW - 1) + 1:D]
+            dw += np.tensordot(dout[:, :, i, j], window, axes=(0, 0))
+    return dx, dw, db
+
+
+def conv_dx_overwrite(dout, cache):
+    """dx_pad[window] = ... instead of += : overlapping windows overwrite each other's share."""
+    return _scattered_dx(dout, cache, step=True, accumulate=False)
 
 
 # ------------------------------------------------------------ pooling, backward
@@ -302,6 +336,23 @@ def _pool_forward_cut(size, reduce):
     return forward
 
 
+def _pool_unscaled(reduce):
+    """Window (i, j) starting at row i, column j (the stride left out of its start), of the right size."""
+    def forward(x, pool_param):
+        x = as_float(x)
+        PH, PW, S = settings = pool_settings(pool_param)
+        out = np.zeros(pool_output_shape(x.shape, settings))
+        for i in range(out.shape[2]):
+            for j in range(out.shape[3]):
+                out[:, :, i, j] = reduce(x[:, :, i:i + PH, j:j + PW], axis=(2, 3))
+        return out, None
+    return forward
+
+
+max_pool_no_stride = _pool_unscaled(np.max)
+avg_pool_no_stride = _pool_unscaled(np.mean)
+POOL_NO_STRIDE = ("ignored the stride: window (i, j) starts at row i*stride, column j*stride, not at row i, column j "
+                  "(x[:, :, i*stride:i*stride + pool_height, j*stride:j*stride + pool_width])")
 max_pool_stride_windows = _pool_forward_cut(_stride_sized, np.max)
 avg_pool_stride_windows = _pool_forward_cut(_stride_sized, np.mean)
 max_pool_square_windows = _pool_forward_cut(_height_sized, np.max)
@@ -388,6 +439,13 @@ VARIANTS: tuple[WrongVariant, ...] = (
                  "dx correlates dout with w as it is: the gradient of a cross-correlation is a full "
                  "convolution, i.e. w flipped by 180 degrees (or scatter dout * w back into each window)",
                  conv_dx_not_flipped),
+    WrongVariant("conv-dw-no-stride", "conv", "backward",
+                 "dw ignores the stride: window (i, j) of x_pad that dout[:, f, i, j] multiplies starts at row "
+                 "i*stride, column j*stride (x_pad[:, :, i*stride:i*stride + HH, j*stride:j*stride + WW])",
+                 conv_dw_no_stride),
+    WrongVariant("conv-dx-overwrite", "conv", "backward",
+                 "overlapping windows overwrite each other's share of dx: add into dx_pad (+=) instead of "
+                 "assigning", conv_dx_overwrite),
     WrongVariant("conv-dx-no-stride", "conv", "backward",
                  "dx ignores the stride: the gradient of window (i, j) goes to dx_pad[:, :, i*stride:i*stride + HH, "
                  "j*stride:j*stride + WW], not from row i, column j", conv_dx_no_stride),
@@ -407,9 +465,11 @@ VARIANTS: tuple[WrongVariant, ...] = (
                  "index k is row k // pool_width, column k % pool_width (np.unravel_index(k, (pool_height, "
                  "pool_width)))", max_pool_argmax_row_by_height),
     WrongVariant("max-pool-stride-windows", "max_pool", "forward", STRIDE_WINDOWS, max_pool_stride_windows),
+    WrongVariant("max-pool-no-stride", "max_pool", "forward", POOL_NO_STRIDE, max_pool_no_stride),
     WrongVariant("max-pool-im2col-rows-by-height", "max_pool", "forward", IM2COL_ROWS,
                  max_pool_im2col_rows_by_height),
     WrongVariant("avg-pool-stride-windows", "avg_pool", "forward", STRIDE_WINDOWS, avg_pool_stride_windows),
+    WrongVariant("avg-pool-no-stride", "avg_pool", "forward", POOL_NO_STRIDE, avg_pool_no_stride),
     WrongVariant("avg-pool-im2col-rows-by-height", "avg_pool", "forward", IM2COL_ROWS,
                  avg_pool_im2col_rows_by_height),
     WrongVariant("max-pool-backward-stride-windows", "max_pool", "backward",

@@ -75,9 +75,13 @@ ERROR_HINTS = (
                 r"must be int, not float|expected int, got float"),
      "a size or an index is a float: in Python 3, / always gives a float (Python 2 floored it); compute "
      "output sizes with //, e.g. H_out = 1 + (H + 2 * pad - HH) // stride"),
-    (re.compile(r"from shape \([\d, ]*\b0, ?0\)|shape \([\d, ]*\b0, ?0\) into"),
+    (re.compile(r"from shape \([\d, ]*\b0, ?0\)|shape \([\d, ]*\b0, ?0\) into|into shape \([\d, ]*\b0, ?0\)"
+                r"|broadcast together with shapes .*\(\d+(?:, ?\d+)*, ?0, ?0\)"),
      "an array is empty: dx_pad[..., pad:-pad, pad:-pad] is empty when pad is 0 (-0 is 0); crop with "
      "pad:pad + H and pad:pad + W"),
+    (re.compile(r"cannot access local variable '\w+' where it is not associated with a value"),
+     "a variable is assigned only on some paths (inside `if pad > 0:` or the like) and this case took another: "
+     "assign it on every path (np.pad with pad 0 returns x as it is)"),
     (re.compile(r"name 'xrange' is not defined"),
      "xrange is Python 2's range: use range (this code was written for Python 2: check that sizes use // too)"),
     (re.compile(r"module 'numpy.lib' has no attribute 'pad'"),
@@ -94,6 +98,15 @@ ERROR_HINTS = (
      "computed inside a window, check it (in a pool_height x pool_width window, flat index k is row "
      "k // pool_width, column k % pool_width)"),
 )
+
+
+def either(found: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The diagnosis from the wrong variants a result matched: one names the bug; on a case where two
+    bugs give the same result (2x4 windows with stride 2: stride-sized and height-sized windows
+    coincide), both are said, so as not to send the student to the wrong line."""
+    if len(found) < 2:
+        return found[0] if found else None
+    return found[0][0], "either " + "; or ".join(message for _, message in found[:3])
 
 
 def error_hint(text: str) -> str:
@@ -225,13 +238,14 @@ class LayerChecker:
     def diagnose_forward(self, case, inputs: Inputs, out: np.ndarray, expected: np.ndarray) -> tuple[str, str] | None:
         """The known wrong variant the output matches (one that differs from the
         right answer on these inputs: with pad 0, "forgot the padding" is right)."""
+        found = []
         for key, message, result in self.truth.wrong(self.layer, "forward", case, inputs.args):
             candidate = np.asarray(result)
             if candidate.shape == expected.shape and rel_error(candidate, expected) <= self.tol["forward"]:
                 continue
             if candidate.shape == out.shape and rel_error(out, candidate) <= self.tol["forward"]:
-                return key, message
-        return None
+                found.append((key, message))
+        return either(found)
 
     # -- backward
 
@@ -310,13 +324,14 @@ class LayerChecker:
 
     def diagnose_backward(self, run: CaseRun, dout: np.ndarray, index: int, got: np.ndarray,
                           expected: np.ndarray) -> tuple[str, str] | None:
+        found = []
         for key, message, result in self.truth.wrong(self.layer, "backward", run.case, run.inputs.args, dout):
             candidate = np.asarray(result[index])
             if candidate.shape == expected.shape and rel_error(candidate, expected) <= self.tol["backward"]:
                 continue
             if candidate.shape == got.shape and rel_error(got, candidate) <= self.tol["backward"]:
-                return key, message
-        return None
+                found.append((key, message))
+        return either(found)
 
     # -- numeric gradient
 

@@ -52,6 +52,9 @@ SYSCALL_FILTER = True
 BLOCKED_MODULES = ("grader",)  # never importable from student code (a deterrent; see ImportPolicy)
 SKIPPED_NAMES = {"__pycache__", ".git"}
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Said, not held against anyone: a forbidden library imported and given a stand-in (using it is a
+# "forbidden-import" violation).  Shown with the "allowed libraries" test.
+INFORMATION = {"stand-in": "imported a forbidden library, given a stand-in"}
 FAILURE_KINDS = ("exception", "import", "memory", "exit", "timeout", "crash", "cpu", "result", "channel", "dead")
 # What a session notices student code doing (``Session.events``).  Violations are attempts to
 # get answers from elsewhere or to disable the guard: grading zeroes the part.  Notices fail the
@@ -641,7 +644,7 @@ def guard_events(lines: list[bytes], garbled: int) -> list[Event]:
     for line in lines:
         code, tab, detail = line.partition(b"\t")
         name = code.decode("ascii", "replace")
-        if tab and name in VIOLATIONS.keys() | NOTICES.keys():
+        if tab and name in VIOLATIONS.keys() | NOTICES.keys() | INFORMATION.keys():
             events.append(Event(name, detail.decode("utf-8", "replace")[:MAX_EVENT_DETAIL]))
         else:
             garbled += 1

@@ -39,6 +39,8 @@ VERDICTS = {
     "maxpool_argmax_row_by_height": ("max_pool", False), "pool_python2_xrange": ("max_pool", False),
     "conv_dx_no_stride": ("conv", False), "conv_backward_unfinished": ("conv", False),
     "conv_im2col_rows_by_height": ("conv", False),
+    "conv_dw_no_stride": ("conv", False), "conv_dx_overwrite": ("conv", False),
+    "pool_window_start_unscaled": ("max_pool", False),
 }
 
 

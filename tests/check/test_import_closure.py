@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).resolve().parent / "fast.toml"
 FORBIDDEN = ("torch", "scipy.signal", "scipy.ndimage")
 EXAMPLE = ROOT / "examples" / "cs231n_submission"
+FIXTURES = ROOT / "tests" / "submissions"
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -44,10 +45,12 @@ def test_the_closure_follows_what_the_graded_file_imports(tmp_path):
     assert "inside a function" in notes["cs231n/helpers.py"]
 
 
-def test_a_top_level_import_in_an_imported_helper_still_counts(tmp_path):
+def test_a_top_level_import_in_an_imported_helper_is_named_and_left_to_the_run(tmp_path):
+    # it runs when the graded code imports util.py, but the sandbox gives torch a stand-in: only a use costs
     write(tmp_path, {"conv.py": "from util import go\n", "util.py": "import torch\n\ndef go():\n    pass\n"})
     found = integrity.scan(tmp_path, ["conv.py"], FORBIDDEN)
-    assert [(f.file, f.what, f.notice) for f in found] == [("util.py", "torch", False)]
+    assert [(f.file, f.line, f.notice) for f in found] == [("util.py", 1, True)]
+    assert found[0].what.startswith("torch, imported when the file loads") and "only using it costs" in found[0].what
 
 
 def test_an_unused_scipy_helper_beside_a_correct_conv_costs_nothing(tmp_path):
@@ -78,15 +81,29 @@ def test_a_whole_cs231n_folder_is_graded_on_the_layers(tmp_path):
     assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
 
 
-def test_a_forbidden_import_that_runs_still_zeroes_the_part(tmp_path):
+def test_a_forbidden_library_that_the_graded_code_uses_zeroes_the_part(tmp_path):
     shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
-    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:  # a helper that the forward calls
+    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:  # the forward calls into torch
         handle.write("\n\n_real = conv_forward\n\ndef conv_forward(x, w, b, conv_param):\n"
-                     "    import torch  # noqa\n    return _real(x, w, b, conv_param)\n")
+                     "    import torch  # noqa\n    torch.manual_seed(0)\n    return _real(x, w, b, conv_param)\n")
     report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
     assert report.score == 0
     libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
-    assert not libraries.passed and "torch" in libraries.feedback
+    assert not libraries.passed and "used a forbidden library: torch.manual_seed" in libraries.feedback
+
+
+def test_a_forbidden_library_imported_and_never_used_costs_nothing(tmp_path):
+    # at the top of the graded file and inside the graded function: both run, neither uses it
+    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
+    source = (tmp_path / "conv.py").read_text(encoding="utf-8")
+    (tmp_path / "conv.py").write_text("import torch\nfrom scipy.ndimage import convolve\n" + source
+                                      + "\n\n_real = conv_forward\n\ndef conv_forward(x, w, b, conv_param):\n"
+                                      "    import torch.nn.functional as F  # noqa\n    return _real(x, w, b, conv_param)\n",
+                                      encoding="utf-8")
+    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
+    libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
+    assert libraries.passed and "conv.py, line 1: torch, imported when the file loads" in libraries.feedback
 
 
 def test_a_library_that_is_not_installed_and_never_used_costs_nothing(tmp_path):
@@ -112,3 +129,20 @@ def test_a_stand_in_that_is_used_says_what_is_missing(tmp_path):
     forward = [t for t in report.tests if t.kind == "forward"]
     assert not any(t.passed for t in forward)
     assert "matplotlib.pyplot.figure is not installed in the grader's sandbox" in forward[0].feedback
+
+
+def test_a_whole_hand_in_with_forbidden_imports_left_at_the_top_is_graded_on_what_runs():
+    # found in real solutions: torch or scipy imported at the top of layers.py and used by an ungraded
+    # helper (or nothing); the graded functions are the example's (checked against torch elsewhere)
+    report = grade_submission(FIXTURES / "cs231n_unused_forbidden_import", seed=2, device="cpu", config_path=CONFIG)
+    assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
+    libraries = [t for t in report.tests if t.name.endswith("allowed libraries")]
+    assert libraries and all(t.passed and "torch, imported when the file loads" in t.feedback for t in libraries)
+    # the same file with torch used in conv_backward_naive alone: conv earns nothing, max_pool stays whole
+    report = grade_submission(FIXTURES / "cs231n_torch_in_conv_only", seed=2, device="cpu", config_path=CONFIG)
+    assert report.part_score("conv")[0] == 0
+    libraries = next(t for t in report.tests if t.name == "conv integrity: allowed libraries")
+    assert "used a forbidden library: torch.tensor" in libraries.feedback
+    assert "cs231n/layers.py, line 5: imports torch" in libraries.feedback  # (line 1 is the fixture's comment)
+    score, max_score = report.part_score("max_pool")
+    assert score == pytest.approx(max_score) and max_score > 0

@@ -83,8 +83,9 @@ def test_large_files_are_scanned_in_the_child_with_the_same_results(tmp_path, mo
     for inline in (1 << 20, 0):  # everything here, then everything in the child
         monkeypatch.setattr(integrity, "INLINE_BYTES", inline)
         found = integrity.scan(tmp_path, ["conv.py"], FORBIDDEN)
-        assert sorted((f.file, f.line, f.what) for f in found) == expected
-        assert not any(f.notice for f in found)
+        # each runs with the graded code: named (the sandbox's stand-in reports a use), not held against it
+        assert sorted((f.file, f.line, f.what.split(", imported when the file loads")[0]) for f in found) == expected
+        assert all(f.notice and "imported when the file loads" in f.what for f in found)
 
 
 def test_a_child_that_runs_out_of_time_leaves_notices(tmp_path, monkeypatch):
@@ -104,7 +105,7 @@ def test_oversized_files_links_and_file_counts_are_bounded(tmp_path, monkeypatch
     monkeypatch.setattr(integrity, "MAX_FILES", 4)
     found = integrity.scan(tmp_path, ["conv.py"], FORBIDDEN)
     notices = {f.file: f.what for f in found if f.notice}
-    assert [(f.file, f.what) for f in found if not f.notice] == [("conv.py", "torch")]  # named first: scanned
+    assert notices["conv.py"].startswith("torch, imported when the file loads")  # named first: scanned
     assert notices["big.py"].startswith("not scanned: 5,014 bytes")
     assert notices["link.py"] == "not scanned: a symbolic link"
     assert "more than 4 .py files" in notices["."]

@@ -68,6 +68,9 @@ CASES = {
     "conv_dx_no_stride": (CONV, {("conv", "backward")}, "dx ignores the stride", ()),
     "conv_backward_unfinished": (CONV, {("conv", "backward")}, "is all zeros: nothing is ever added", ()),
     "conv_im2col_rows_by_height": (CONV, {("conv", "forward")}, "is stored in row i * H' + j", ()),
+    "conv_dw_no_stride": (CONV, {("conv", "backward")}, "dw ignores the stride", ()),
+    "conv_dx_overwrite": (CONV, {("conv", "backward")}, "overwrite each other's share of dx", ()),
+    "pool_window_start_unscaled": (POOLS, {("max_pool", "forward")}, "ignored the stride", ("avg_pool",)),
 }
 
 

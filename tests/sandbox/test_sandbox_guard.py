@@ -20,6 +20,15 @@ import os, signal, socket, subprocess, sys
 def imports(name):
     __import__(name)
 
+def use(name):
+    import importlib
+    return importlib.import_module(name).reader([])
+
+def real(name):
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_ForbiddenFinder"]
+    sys.modules.pop(name, None)
+    return __import__(name).reader([])
+
 def exec_import(name):
     exec(f"import {name}")
 
@@ -98,12 +107,23 @@ def test_each_attempt_is_refused_and_reported(session, function, code):
 
 @pytest.mark.parametrize("function", ["imports", "exec_import", "aliased_import"])
 def test_forbidden_modules_are_refused_however_imported(session, function):
+    """Importing a forbidden library, however spelled, gives the sandbox's stand-in (a file that
+    imports it and never uses it still loads); using it is refused and reported; dropping the
+    stand-in to import the real library is refused and reported too."""
     s = session({"attempts.py": ATTEMPTS}, rules=Rules(forbidden_modules=("csv", "xml.dom")))
     for name in ("csv", "xml.dom.minidom"):
         r = s.call("attempts", function, (name,))
-        assert r.error.startswith("ModuleNotFoundError: not allowed in the grader's sandbox: imported a forbidden "
-                                  f"library at run time: {name}"), r.error
+        assert r.ok and set(codes(r)) == {"stand-in"} and f"imported {name}" in str(r.events), r
+        r = s.call("attempts", "use", (name,))
+        assert r.error.startswith("ModuleNotFoundError: not allowed in the grader's sandbox: "
+                                  f"{name}.reader belongs to a forbidden library"), r.error
         assert codes(r) == ["forbidden-import"]
+    s.restart()
+    # the finder of stand-ins dropped: the real module loads here (csv is no package whose files the
+    # session hides, as it hides torch's), and that is reported as importing it
+    r = s.call("attempts", "real", ("csv",))
+    assert "forbidden-import" in codes(r) and any("imported a forbidden library at run time: csv" in e.detail
+                                                  for e in r.events), r
     assert s.call("attempts", function, ("xml.sax",)).ok  # a sibling of a forbidden submodule is fine
 
 
@@ -306,8 +326,8 @@ def flip_everything():
     """Rebind and empty everything a refusal's traceback reaches: the hook's frame, its module's
     globals, every guard-like module, builtins; then try again what it refused."""
     try:
-        import csv
-    except ImportError as exc:
+        open("/etc/grader-sandbox-test-never", "w")
+    except PermissionError as exc:
         tb = exc.__traceback__
     while tb is not None:
         frame = tb.tb_frame
@@ -328,9 +348,9 @@ def flip_everything():
     kept = builtins.type, builtins.len
     builtins.type, builtins.len = (lambda obj: str), (lambda obj: 0)
     try:
-        import csv
-        return "imported"
-    except ImportError as exc:
+        open("/etc/grader-sandbox-test-never", "w")
+        return "written"
+    except PermissionError as exc:
         return str(exc)
     finally:
         builtins.type, builtins.len = kept  # (the child's own replies need them)
@@ -361,8 +381,8 @@ def test_the_guard_never_calls_what_a_student_hands_it(session):
 def test_nothing_a_student_reaches_switches_the_guard_off(session):
     s = session({"off.py": SWITCH_OFF, "attempts.py": ATTEMPTS}, rules=Rules(forbidden_modules=("csv",)))
     r = s.call("off", "flip_everything")
-    assert r.ok and "imported a forbidden library at run time: csv" in r.value, r
-    assert [e.code for e in r.events].count("forbidden-import") == 1, r.events
+    assert r.ok and "not allowed in the grader's sandbox" in r.value and "grader-sandbox-test-never" in r.value, r
+    assert [e.code for e in r.events].count("write") == 1, r.events  # (the same refusal twice: one event)
     r = s.call("attempts", "write", ("/etc/grader-sandbox-test-never",))  # the next call: still on
     assert codes(r) == ["write"], r
 

@@ -60,6 +60,109 @@ class _Unavailable:
         return _Unavailable(f"{self._name}.{attribute}")
 
 
+class _Forbidden(types.ModuleType):
+    """A forbidden library as the sandbox gives it: importing it (and its submodules and names)
+    works, so that a file that imports it and never uses it in the graded code still loads; any
+    use (a call, an index, iterating, truth, setting or deleting a name) is reported as using a
+    forbidden library, which zeroes the part, and raises.  Nothing of the real library is in it."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.__path__ = []  # a package: its submodules import as more of these (_ForbiddenFinder)
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _ForbiddenName(f"{self.__name__}.{attribute}")
+
+    def __setattr__(self, attribute: str, value) -> None:
+        # the import system sets a module's dunders, and binds each submodule imported to its parent
+        if attribute.startswith("__") or isinstance(value, _Forbidden):
+            return super().__setattr__(attribute, value)
+        _ForbiddenName._used(f"{self.__name__}.{attribute} (set)")
+
+    def __delattr__(self, attribute: str) -> None:
+        _ForbiddenName._used(f"{self.__name__}.{attribute} (deleted)")
+
+
+class _ForbiddenName:
+    """A name read from a forbidden library: see ``_Forbidden``."""
+
+    __slots__ = ("_name",)
+
+    @staticmethod
+    def _used(name: str):
+        """Report a use through the guard's channel at once (before anything else can break), then
+        refuse it.  Kept in the class, with ``sys`` read at the call: no module-level function of the
+        child's that student code could rebind sits on this path."""
+        sys.audit("grader.event", "forbidden-import", f"used a forbidden library: {name}"[:400])
+        raise ModuleNotFoundError(f"not allowed in the grader's sandbox: {name} belongs to a forbidden library "
+                                  "(importing it costs nothing; using it costs the part)")
+
+    def __init__(self, name: str):
+        object.__setattr__(self, "_name", name)
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        return _ForbiddenName(f"{object.__getattribute__(self, '_name')}.{attribute}")
+
+    def __setattr__(self, attribute: str, value) -> None:
+        _ForbiddenName._used(f"{object.__getattribute__(self, '_name')}.{attribute} (set)")
+
+    def __call__(self, *args, **kwargs):
+        _ForbiddenName._used(object.__getattribute__(self, "_name"))
+
+    def __getitem__(self, key):
+        _ForbiddenName._used(object.__getattribute__(self, "_name"))
+
+    def __iter__(self):
+        _ForbiddenName._used(object.__getattribute__(self, "_name"))
+
+    def __bool__(self):
+        _ForbiddenName._used(object.__getattribute__(self, "_name"))
+
+
+class _ForbiddenFinder:
+    """Serves a forbidden library, and its submodules, as stand-ins (first on ``sys.meta_path``).
+    The guard lets such imports through for this, saying so; without this finder the real
+    package cannot load either (its files are hidden, and reading them counts as importing it)."""
+
+    def __init__(self, forbidden):
+        self.forbidden = tuple(forbidden)
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.machinery
+
+        for module in self.forbidden:
+            if name == module or name.startswith(module + "."):
+                return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        # said here too: importlib.import_module raises no "import" audit event for the guard to see
+        sys.audit("grader.event", "stand-in", f"imported {spec.name}, a forbidden library: the sandbox's "
+                  "stand-in took its place"[:400])
+        return _Forbidden(spec.name)
+
+    def exec_module(self, module) -> None:
+        pass
+
+
+def _stand_in_code() -> tuple:
+    """The code of everything a forbidden library's stand-in runs: compared after each call, so that
+    disarming it (to use it unreported) is reported itself."""
+    return tuple((kind, name, getattr(vars(kind).get(name), "__code__", None))
+                 for kind in (_Forbidden, _ForbiddenName, _ForbiddenFinder) for name in sorted(vars(kind))
+                 if callable(vars(kind)[name])) + (("_used", _ForbiddenName._used.__code__),)
+
+
+def stand_in_forbidden(forbidden) -> None:
+    """Serve each forbidden library as a stand-in (``_Forbidden``), from before any student code runs."""
+    if forbidden and not any(isinstance(f, _ForbiddenFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ForbiddenFinder(forbidden))
+
+
 class Child:
     """One child's requests, its references and its reports (see the module docstring)."""
 
@@ -74,6 +177,7 @@ class Child:
         self.notes: list[str] = []
         self.watch = watch  # a Watch, or None (no guard: nothing to report)
         self.reserve = bytearray(1 << 20)  # given back on MemoryError, so that reporting it has room
+        self.stand_ins = (_Forbidden, _stand_in_code())  # as loaded, before any student code
 
     # --- requests and replies
 
@@ -162,7 +266,18 @@ class Child:
             return
         try:  # imports that never raised the "import" audit event (importlib.import_module does not)
             loaded = {name.partition(".")[0] for name in list(sys.modules)} | set(sys.modules)
-            for module in self.config["rules"]["forbidden"]:
+            forbidden = tuple(self.config["rules"]["forbidden"])
+            kind, code = self.stand_ins
+            try:
+                intact = _stand_in_code() == code
+            except BaseException:  # noqa: BLE001 - broken by student code: not intact
+                intact = False
+            if not intact:  # (straight to the guard: the child's own helpers may be disarmed too)
+                sys.audit("grader.event", "forbidden-import", ("disarmed the sandbox's stand-ins for the forbidden "
+                          "libraries (" + ", ".join(forbidden) + "), so that using them would go unreported")[:400])
+            for module in forbidden:
+                if type(sys.modules.get(module)) is kind:  # noqa: E721 - the sandbox's stand-in, exactly
+                    continue  # its use is reported where it happens
                 if module in loaded and module not in self.watch.preloaded:
                     self.record("forbidden-import", f"imported a forbidden library at run time: {module}")
         except BaseException:  # noqa: BLE001
@@ -224,6 +339,8 @@ class Child:
         numpy: what a notebook or a debugging session left at the top of a file) gets a
         stand-in, so that a file whose graded functions never use it still imports; the
         stand-in raises, naming the library, where the code does use it."""
+        rules = self.config.get("rules")
+        stand_in_forbidden(tuple(rules["forbidden"]) if rules else ())
         for _ in range(MAX_STAND_INS + 1):
             try:
                 return importlib.import_module(module_name)
@@ -244,8 +361,10 @@ class Child:
             return False
         if (module_name + ".").startswith(name + "."):
             return False
+        # (a package a forbidden module sits in, scipy for scipy.signal, may: the forbidden module itself is
+        # still served by _ForbiddenFinder, first on sys.meta_path)
         forbidden = self.config["rules"]["forbidden"]
-        return not any(name == m or name.startswith(m + ".") or m.startswith(name + ".") for m in forbidden) \
+        return not any(name == m or name.startswith(m + ".") for m in forbidden) \
             and not name.startswith(("grader", "_grader"))
 
     def look_for_changed_inputs(self, function, request: dict, args, kwargs) -> None:

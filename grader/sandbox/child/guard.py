@@ -153,8 +153,12 @@ def _hook(watched, policy, channel, native):
                         if first == module or first.startswith(module + "."):
                             code, detail = "grader", f"tried to import the grader ({first})"
                     for module in forbidden:
+                        # let through, and said: the child's finder gives it a stand-in with nothing of the
+                        # library in it (calls._Forbidden, whose use is reported); the real package cannot
+                        # load past this hook, since its files are hidden and reading them counts as importing it
                         if code is None and (first == module or first.startswith(module + ".")):
-                            code, detail = "forbidden-import", f"imported a forbidden library at run time: {first}"
+                            code, detail, refuse = "stand-in", (f"imported {first}, a forbidden library: the "
+                                                                "sandbox's stand-in took its place"), False
                     for module in lasting:
                         if code is None and (first == module or first.startswith(module + ".")):
                             code, detail = "refused", (f"tried to import {first}: shared memory would outlive "
