@@ -359,12 +359,18 @@ max_pool_square_windows = _pool_forward_cut(_height_sized, np.max)
 avg_pool_square_windows = _pool_forward_cut(_height_sized, np.mean)
 
 
-def max_pool_backward_stride_windows(dout, cache):
-    """dout routed to the first maximum of each stride x stride window."""
+def _max_pool_backward_cut(size):
+    """dout routed to the first maximum of each window as ``size`` cuts it (see ``_cut_windows``)."""
+    def backward(dout, cache):
+        return _route_to_cut_maxima(dout, cache, size)
+    return backward
+
+
+def _route_to_cut_maxima(dout, cache, size):
     x, pool_param = cache[:2]
     x, dout = as_float(x), as_float(dout)
     dx = np.zeros(x.shape)
-    for i, j, (rows, cols) in _cut_windows(x, pool_param, _stride_sized):
+    for i, j, (rows, cols) in _cut_windows(x, pool_param, size):
         window = x[:, :, rows, cols]
         N, C, h, w = window.shape
         flat = window.reshape(N, C, -1).argmax(axis=2)
@@ -373,6 +379,23 @@ def max_pool_backward_stride_windows(dout, cache):
             for ch in range(C):
                 dx[n, ch, rows.start + r[n, ch], cols.start + c[n, ch]] += dout[n, ch, i, j]
     return dx
+
+
+max_pool_backward_stride_windows = _max_pool_backward_cut(_stride_sized)
+max_pool_backward_square_windows = _max_pool_backward_cut(_height_sized)
+
+
+def _dx_from_ones(part):
+    """dx started from np.ones_like(x) instead of zeros (the += then adds onto ones)."""
+    def backward(dout, cache):
+        return as_float(fast.max_pool_backward(dout, fast.max_pool_forward(*cache[:2])[1]) if part == "max_pool"
+                        else fast.avg_pool_backward(dout, fast.avg_pool_forward(*cache[:2])[1])) + 1.0
+    return backward
+
+
+max_pool_dx_from_ones = _dx_from_ones("max_pool")
+avg_pool_dx_from_ones = _dx_from_ones("avg_pool")
+DX_FROM_ONES = "dx starts from ones (np.ones_like?): start it from np.zeros_like(x), then add each window's share"
 
 
 def max_pool_argmax_row_by_height(dout, cache):
@@ -472,6 +495,10 @@ VARIANTS: tuple[WrongVariant, ...] = (
     WrongVariant("avg-pool-no-stride", "avg_pool", "forward", POOL_NO_STRIDE, avg_pool_no_stride),
     WrongVariant("avg-pool-im2col-rows-by-height", "avg_pool", "forward", IM2COL_ROWS,
                  avg_pool_im2col_rows_by_height),
+    WrongVariant("max-pool-backward-square-windows", "max_pool", "backward",
+                 SQUARE_WINDOWS + "; dout goes to the maximum of that window", max_pool_backward_square_windows),
+    WrongVariant("max-pool-dx-from-ones", "max_pool", "backward", DX_FROM_ONES, max_pool_dx_from_ones),
+    WrongVariant("avg-pool-dx-from-ones", "avg_pool", "backward", DX_FROM_ONES, avg_pool_dx_from_ones),
     WrongVariant("max-pool-backward-stride-windows", "max_pool", "backward",
                  STRIDE_WINDOWS + "; dout goes to the maximum of that window", max_pool_backward_stride_windows),
     WrongVariant("avg-pool-no-divide", "avg_pool", "backward",

@@ -41,6 +41,7 @@ VERDICTS = {
     "conv_im2col_rows_by_height": ("conv", False),
     "conv_dw_no_stride": ("conv", False), "conv_dx_overwrite": ("conv", False),
     "pool_window_start_unscaled": ("max_pool", False),
+    "maxpool_backward_square_windows": ("max_pool", False), "pool_dx_from_ones": ("max_pool", False),
 }
 
 

@@ -71,6 +71,9 @@ CASES = {
     "conv_dw_no_stride": (CONV, {("conv", "backward")}, "dw ignores the stride", ()),
     "conv_dx_overwrite": (CONV, {("conv", "backward")}, "overwrite each other's share of dx", ()),
     "pool_window_start_unscaled": (POOLS, {("max_pool", "forward")}, "ignored the stride", ("avg_pool",)),
+    "maxpool_backward_square_windows": (POOLS, {("max_pool", "backward")}, "the windows are pool_height x pool_height",
+                                        ("avg_pool",)),
+    "pool_dx_from_ones": (POOLS, {("max_pool", "backward"), ("avg_pool", "backward")}, "dx starts from ones", ()),
 }
 
 

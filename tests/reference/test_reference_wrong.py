@@ -54,7 +54,7 @@ def test_registry_is_well_formed():
         assert list(inspect.signature(v.fn).parameters) == list(inspect.signature(correct).parameters)
     assert [v.key for v in wrong.variants("avg_pool")] == [
         "avg-pool-square-windows", "avg-pool-stride-windows", "avg-pool-no-stride", "avg-pool-im2col-rows-by-height",
-        "avg-pool-no-divide"]
+        "avg-pool-dx-from-ones", "avg-pool-no-divide"]
     with pytest.raises(ValueError, match="unknown wrong variant"):
         wrong.get("conv-everything-wrong")
     with pytest.raises(ValueError, match="part must be one of"):
@@ -72,6 +72,7 @@ def test_the_catalogue_names_the_bugs_of_the_brief():
         "max-pool-square-windows", "avg-pool-square-windows", "max-pool-argmax-row-by-height", "conv-dx-no-stride",
         "conv-im2col-rows-by-height", "max-pool-im2col-rows-by-height", "avg-pool-im2col-rows-by-height",
         "conv-dw-no-stride", "conv-dx-overwrite", "max-pool-no-stride", "avg-pool-no-stride",
+        "max-pool-backward-square-windows", "max-pool-dx-from-ones", "avg-pool-dx-from-ones",
     }
     assert set(VARIANT_IDS) == expected
     assert "cross-correlation" in wrong.get("conv-kernel-flipped").message
