@@ -419,9 +419,7 @@ def max_pool_argmax_row_by_height(dout, cache):
     return dx
 
 
-SQUARE_WINDOWS = ("the windows are pool_height x pool_height: the width is taken from pool_height somewhere "
-                  "(right only for square windows); a window is x[:, :, i*stride:i*stride + pool_height, "
-                  "j*stride:j*stride + pool_width]")
+from grader.checks.hints import SQUARE_WINDOWS  # noqa: E402 - the student install names it too (an error)
 
 
 STRIDE_WINDOWS = ("the windows are stride x stride (x[i*stride:(i+1)*stride]), as if the stride equals the window: "

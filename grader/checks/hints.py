@@ -102,6 +102,9 @@ def _shapes(text: str) -> list[tuple[int, ...]]:
             for group in re.findall(r"\(([\d, ]*)\)", found.group(1))]
 
 
+SQUARE_WINDOWS = ("the windows are pool_height x pool_height: the width is taken from pool_height somewhere "
+                  "(right only for square windows); a window is x[:, :, i*stride:i*stride + pool_height, "
+                  "j*stride:j*stride + pool_width]")
 IM2COL_ROWS = ("window (i, j) is stored in row i * H' + j: with a non-square output rows collide or run past the end "
                "(right only for square outputs); use row i * W' + j, and i, j = divmod(row, W') back")
 _ROW_PAST_END = re.compile(r"index (\d+) is out of bounds for axis \d+ with size (\d+)")
@@ -161,6 +164,10 @@ def _pool_error(args: tuple, text: str) -> str | None:
     rows = _rows_past_end(shape, text)
     if rows:
         return rows
+    ph, pw = p["pool_height"], p["pool_width"]
+    tails = {s[-2:] for s in _shapes(text) if len(s) >= 2}
+    if ph != pw and (ph, pw) in tails and (ph, ph) in tails:  # a slice cut pool_height wide beside a right window
+        return SQUARE_WINDOWS
     if _SIX_D.search(text):
         return ("x.reshape(N, C, H // pool_height, pool_height, W // pool_width, pool_width) only works when the "
                 "stride equals the window and the windows tile x exactly: windows may overlap (stride < window) or "

@@ -42,6 +42,7 @@ VERDICTS = {
     "conv_dw_no_stride": ("conv", False), "conv_dx_overwrite": ("conv", False),
     "pool_window_start_unscaled": ("max_pool", False),
     "maxpool_backward_square_windows": ("max_pool", False), "pool_dx_from_ones": ("max_pool", False),
+    "maxpool_backward_slice_height_wide": ("max_pool", False),
 }
 
 

@@ -74,6 +74,8 @@ CASES = {
     "maxpool_backward_square_windows": (POOLS, {("max_pool", "backward")}, "the windows are pool_height x pool_height",
                                         ("avg_pool",)),
     "pool_dx_from_ones": (POOLS, {("max_pool", "backward"), ("avg_pool", "backward")}, "dx starts from ones", ()),
+    "maxpool_backward_slice_height_wide": (POOLS, {("max_pool", "backward")}, "the width is taken from pool_height",
+                                           ("avg_pool",)),
 }
 
 
