@@ -278,10 +278,7 @@ class WorkerPool:
         """Run ``pending`` (popped from the end) on up to ``size`` workers; a job whose worker
         dies goes to ``died`` with how the worker ended."""
         while pending or any(w.job is not None for w in self.workers):
-            for worker in [w for w in self.workers if w.job is None and pending]:
-                self._give(worker, pending)
-            while pending and len(self.workers) < size:
-                self._give(self._start(), pending)
+            self._hand_out(pending, size)
             busy = [w for w in self.workers if w.job is not None]
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=POLL_S)
             if self.guard is not None:
@@ -301,6 +298,15 @@ class WorkerPool:
                 self._retire(worker)  # it died holding the job
                 self.deaths += 1
                 died.append((job, _how(worker.process.exitcode)))
+
+    def _hand_out(self, pending: list[tuple], size: int) -> None:
+        """Give the pending jobs to the idle workers, then to new ones up to ``size``.  ``pending``
+        is checked before each: two workers idle with one job left give it to the first only."""
+        for worker in [w for w in self.workers if w.job is None]:
+            if pending:
+                self._give(worker, pending)
+        while pending and len(self.workers) < size:
+            self._give(self._start(), pending)
 
     def _give(self, worker: _Worker, pending: list[tuple]) -> None:
         """Send ``worker`` the next pending job; a worker that died idle is retired instead."""
