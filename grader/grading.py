@@ -123,22 +123,16 @@ def part_specs(root: Path, cfg: config_module.Config) -> tuple[str, dict[str, Pa
     """The layout's name and where each part the assignment grades is in the submission: a
     built-in part where the layout puts it, a declared part in the first of its files there.
     UsageError when the folder holds none of them."""
-    try:
-        layout = detect(root)
-    except UsageError:
-        if not cfg.declared:
-            raise
-        layout = Layout("declared", (), ())
+    layout = _layout_or_none(root) if cfg.declared else detect(root)  # (no declared part: detect says why)
     specs = {p.part: p for p in layout.parts}
     for name, layer in cfg.declared.items():
         spec = student_spec(layer, root)
         if spec is not None:
             specs[name] = spec
-    if not specs or not any(p in specs for p in cfg.parts):
-        if cfg.declared and not any(p in specs for p in cfg.declared):
-            wanted = "; ".join(f"{name}: {' or '.join(layer.files)}" for name, layer in cfg.declared.items())
-            raise UsageError(f"no submission found in {root}: the assignment's parts are in {wanted}")
-    return layout.name if layout.parts else "declared", specs
+    if cfg.declared and not any(p in specs for p in cfg.parts):
+        wanted = "; ".join(f"{name}: {' or '.join(layer.files)}" for name, layer in cfg.declared.items())
+        raise UsageError(f"no submission found in {root}: the assignment's parts are in {wanted}")
+    return layout.name, specs
 
 
 def grade_part(root: Path, part: str, spec: PartSpec, cfg: config_module.Config, seed: int, truth,

@@ -21,7 +21,7 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -462,6 +462,3 @@ def student_spec(part: LayerPart, root: Path):
             return PartSpec(part.name, module, file, part.forward, part.backward, dilation=False)
     return None
 
-
-def iter_arrays(args: tuple) -> Iterator[np.ndarray]:
-    return (a for a in args if isinstance(a, np.ndarray))

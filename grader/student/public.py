@@ -28,7 +28,7 @@ an answer to the assignment: only results on these few fixed inputs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -110,7 +110,6 @@ class PublicCase:
     ties: bool = False
     dilation: int = 1
     divides: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class PublicTruth:

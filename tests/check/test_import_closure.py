@@ -45,6 +45,13 @@ def test_the_closure_follows_what_the_graded_file_imports(tmp_path):
     assert "inside a function" in notes["cs231n/helpers.py"]
 
 
+def graded_conv(tmp_path, before: str = "", after: str = ""):
+    """The example's correct conv.py with ``before`` and ``after`` around it, graded."""
+    source = (ROOT / "examples" / "submission" / "conv.py").read_text(encoding="utf-8")
+    (tmp_path / "conv.py").write_text(before + source + after, encoding="utf-8")
+    return grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+
+
 def test_a_top_level_import_in_an_imported_helper_is_named_and_left_to_the_run(tmp_path):
     # it runs when the graded code imports util.py, but the sandbox gives torch a stand-in: only a use costs
     write(tmp_path, {"conv.py": "from util import go\n", "util.py": "import torch\n\ndef go():\n    pass\n"})
@@ -54,11 +61,8 @@ def test_a_top_level_import_in_an_imported_helper_is_named_and_left_to_the_run(t
 
 
 def test_an_unused_scipy_helper_beside_a_correct_conv_costs_nothing(tmp_path):
-    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
-    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:
-        handle.write("\n\ndef conv_forward_scipy(x, w):\n    from scipy.signal import correlate2d\n"
-                     "    return correlate2d(x, w, mode='valid')\n")
-    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    report = graded_conv(tmp_path, after="\n\ndef conv_forward_scipy(x, w):\n    from scipy.signal import correlate2d\n"
+                                        "    return correlate2d(x, w, mode='valid')\n")
     assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
     libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
     assert "scipy.signal" in libraries.feedback and libraries.passed
@@ -82,11 +86,8 @@ def test_a_whole_cs231n_folder_is_graded_on_the_layers(tmp_path):
 
 
 def test_a_forbidden_library_that_the_graded_code_uses_zeroes_the_part(tmp_path):
-    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
-    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:  # the forward calls into torch
-        handle.write("\n\n_real = conv_forward\n\ndef conv_forward(x, w, b, conv_param):\n"
-                     "    import torch  # noqa\n    torch.manual_seed(0)\n    return _real(x, w, b, conv_param)\n")
-    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    report = graded_conv(tmp_path, after="\n\n_real = conv_forward\n\ndef conv_forward(x, w, b, conv_param):\n"
+                         "    import torch  # noqa\n    torch.manual_seed(0)\n    return _real(x, w, b, conv_param)\n")
     assert report.score == 0
     libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
     assert not libraries.passed and "used a forbidden library: torch.manual_seed" in libraries.feedback
@@ -94,13 +95,9 @@ def test_a_forbidden_library_that_the_graded_code_uses_zeroes_the_part(tmp_path)
 
 def test_a_forbidden_library_imported_and_never_used_costs_nothing(tmp_path):
     # at the top of the graded file and inside the graded function: both run, neither uses it
-    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
-    source = (tmp_path / "conv.py").read_text(encoding="utf-8")
-    (tmp_path / "conv.py").write_text("import torch\nfrom scipy.ndimage import convolve\n" + source
-                                      + "\n\n_real = conv_forward\n\ndef conv_forward(x, w, b, conv_param):\n"
-                                      "    import torch.nn.functional as F  # noqa\n    return _real(x, w, b, conv_param)\n",
-                                      encoding="utf-8")
-    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    report = graded_conv(tmp_path, before="import torch\nfrom scipy.ndimage import convolve\n",
+                         after="\n\n_real = conv_forward\n\ndef conv_forward(x, w, b, conv_param):\n"
+                               "    import torch.nn.functional as F  # noqa\n    return _real(x, w, b, conv_param)\n")
     assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
     libraries = next(t for t in report.tests if t.name.endswith("allowed libraries"))
     assert libraries.passed and "conv.py, line 1: torch, imported when the file loads" in libraries.feedback
@@ -121,11 +118,8 @@ def test_a_library_that_is_not_installed_and_never_used_costs_nothing(tmp_path):
 
 
 def test_a_stand_in_that_is_used_says_what_is_missing(tmp_path):
-    shutil.copy(ROOT / "examples" / "submission" / "conv.py", tmp_path / "conv.py")
-    with open(tmp_path / "conv.py", "a", encoding="utf-8") as handle:
-        handle.write("\n\nimport matplotlib.pyplot as plt\n_real = conv_forward\n\n"
-                     "def conv_forward(x, w, b, conv_param):\n    plt.figure()\n    return _real(x, w, b, conv_param)\n")
-    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    report = graded_conv(tmp_path, after="\n\nimport matplotlib.pyplot as plt\n_real = conv_forward\n\n"
+                         "def conv_forward(x, w, b, conv_param):\n    plt.figure()\n    return _real(x, w, b, conv_param)\n")
     forward = [t for t in report.tests if t.kind == "forward"]
     assert not any(t.passed for t in forward)
     assert "matplotlib.pyplot.figure is not installed in the grader's sandbox" in forward[0].feedback
