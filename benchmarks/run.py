@@ -48,7 +48,8 @@ BENCHMARKS = {
     "student_mode": (11, "student_mode.py", ["--repeats", "3"], ["--repeats", "1"]),
     "declared_part": (15, "declared_part.py", ["--repeats", "5"], ["--repeats", "1"]),
     "warm_batch": (16, "warm_batch.py", ["--repeats", "2", "--transfer-count", "4"],
-                   ["--small", "2", "--large", "4", "--repeats", "1", "--transfer-count", "0"]),
+                   ["--small", "2", "--large", "4", "--repeats", "1", "--cold-checks", "2",
+                    "--transfer-count", "0"]),
 }
 CUDA = ("transfer_grading_cuda", (6, "transfer_grading.py", ["--device", "cuda", "--repeats", "3", "--warm", "3"],
                                   ["--device", "cuda", "--repeats", "1", "--warm", "1"]))

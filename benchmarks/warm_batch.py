@@ -1,16 +1,25 @@
 """Warm batches (issue 16): what one more submission costs a batch, warm children against cold
-ones, and the transfer part's cost per submission in a batch beside the student's own training.
+ones, a cold `grader check` against a bare import of numpy and torch, and the transfer part's cost
+per submission in a batch beside the student's own training.
 
 1. Marginal cost: classes of --small and --large submissions whose code does no work (every layer
    returns zeros at once: wrong, so no speed test) are graded on 2 workers, the three numpy parts,
    warm (the default) and cold (GRADER_SANDBOX_WARM=0), interleaved, --repeats times.  Each batch
    runs in a process of its own; its wall seconds and its CPU seconds (itself and every process it
    waited for: workers, templates, sandbox children) give the slope per submission.
-2. Transfer: a class of --transfer-count copies of the example graded on its transfer part alone
+2. Cold check: `grader check examples/submission --parts conv,max_pool,avg_pool --seed 1` (as the
+   console script runs it, with the .pyc files an installed grader has) against a bare
+   `python -c "import numpy, torch"`, interleaved, --cold-checks times each after one discarded.
+3. Transfer: a class of --transfer-count copies of the example graded on its transfer part alone
    (2 workers): batch wall seconds per submission against the student's own training time (the
    report's speed tests: both modes' training).
 
-    python benchmarks/warm_batch.py [--small 8] [--large 32] [--repeats 2] [--transfer-count 4]
+--before DIR runs every measurement a second time, interleaved with this checkout's, with the
+grader in DIR (a copy of the code before a change: its processes start in DIR, so that `import
+grader` finds that copy): before and after, side by side in one run.
+
+    python benchmarks/warm_batch.py [--small 8] [--large 32] [--repeats 2] [--cold-checks 5]
+                                    [--transfer-count 4] [--before DIR]
                                     [--out benchmarks/results/warm_batch.json]
 """
 
@@ -26,7 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, fail, grader_env, machine, median, out_file, print_verdicts, target, write_json
+from _common import (ROOT, fail, grader_command, grader_env, machine, median, out_file, print_verdicts, target,
+                     write_json)
 
 PARTS = "conv,max_pool,avg_pool"
 NO_WORK = '''import numpy as np
@@ -50,28 +60,44 @@ BATCH = ("import json, sys; from grader.batch import grade_batch; "
          "print(json.dumps([row.status for row in r.rows]))")
 CPU_TARGET_S = 0.050
 TRANSFER_TARGET = 1.2
+COLD_TARGET = 0.5  # a cold check of the numpy parts, as a share of a bare `import numpy, torch`
+CHECK = ["check", "examples/submission", "--parts", PARTS, "--seed", "1", "--format", "json"]
+BARE = [sys.executable, "-c", "import numpy, torch"]
 
 
-def measured(klass: Path, out: Path, parts: str, warm: bool) -> tuple[float, float]:
-    """(wall, CPU) seconds of one batch, the CPU from the kernel's account of the batch's process tree."""
+def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall, CPU, the finished process) of ``command``, the CPU from the kernel's account of its
+    process tree (itself and every process it waited for: workers, templates, sandbox children)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env or grader_env(), capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), done
+
+
+def measured(klass: Path, out: Path, parts: str, warm: bool, code: Path = ROOT) -> tuple[float, float]:
+    """(wall, CPU) seconds of one batch, with the grader in ``code``."""
     env = grader_env()
     if not warm:
         env["GRADER_SANDBOX_WARM"] = "0"
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", BATCH, str(klass), str(out), parts], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, cpu, done = timed([sys.executable, "-c", BATCH, str(klass), str(out), parts], code, env)
     if done.returncode != 0:
         fail(f"a batch failed: {done.stderr[-500:]}")
     statuses = json.loads(done.stdout.strip().splitlines()[-1])
     if any(s != "graded" for s in statuses):
         fail(f"a batch did not grade everyone: {statuses}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return wall, cpu
+
+
+def cold_check(code: Path, report: Path) -> float:
+    """Wall seconds of one cold `grader check` of the numpy parts, with the grader in ``code``."""
+    wall, _, done = timed(grader_command(*CHECK, "--out", str(report)), code)
+    if done.returncode != 0:
+        fail(f"`grader check` failed in {code}: {done.stderr.strip()[-300:]}")
+    return wall
 
 
 def make_class(folder: Path, count: int, files: dict[str, str] | None = None) -> Path:
@@ -92,67 +118,118 @@ def training_seconds(report: Path) -> float:
                if t["part"] == "transfer" and t["kind"] == "speed" and "speed" in t["details"])
 
 
+def slope(runs: dict, way: str, small: int, large: int) -> dict:
+    """Wall and CPU seconds per submission between the medians of the small and the large classes."""
+    low = [median([r[i] for r in runs[(way, small)]]) for i in (0, 1)]
+    high = [median([r[i] for r in runs[(way, large)]]) for i in (0, 1)]
+    return {"wall_s": (high[0] - low[0]) / (large - small), "cpu_s": (high[1] - low[1]) / (large - small),
+            "small": low, "large": high}
+
+
+def transfer_batch(klass: Path, out: Path, code: Path) -> dict:
+    """One transfer batch: seconds per submission against the student's own training (median)."""
+    wall, cpu = measured(klass, out, "transfer", True, code)
+    own = [training_seconds(p / "report.json") for p in sorted(out.iterdir()) if (p / "report.json").is_file()]
+    count = len(list(klass.iterdir()))
+    return {"wall_s": wall, "cpu_s": cpu, "per_submission_s": wall / count, "student_training_s": own,
+            "ratio": wall / count / median(own)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", type=int, default=8)
     parser.add_argument("--large", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--cold-checks", type=int, default=5, help="0: leave the cold check out")
     parser.add_argument("--transfer-count", type=int, default=4, help="0: leave the transfer part out")
+    parser.add_argument("--transfer-repeats", type=int, default=1)
+    parser.add_argument("--before", default=None, help="a copy of the grader's code to compare with, side by side")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    if not 1 <= args.small < args.large or args.repeats < 1:
-        fail("need 1 <= --small < --large and --repeats >= 1")
+    if not 1 <= args.small < args.large or args.repeats < 1 or args.cold_checks < 0 or args.transfer_repeats < 1:
+        fail("need 1 <= --small < --large, --repeats >= 1, --cold-checks >= 0 and --transfer-repeats >= 1")
+    before = Path(args.before).resolve() if args.before else None
+    if before is not None and not (before / "grader" / "__init__.py").is_file():
+        fail(f"--before {args.before}: no grader package in that folder")
     out = out_file(args.out)
+    ways = {"cold": (ROOT, False), "warm": (ROOT, True), **({"before": (before, True)} if before else {})}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         files = {"conv.py": NO_WORK, "pool.py": NO_WORK_POOL}
         classes = {n: make_class(tmp / f"class{n}", n, files) for n in (args.small, args.large)}
         runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
-        for repeat in range(args.repeats):  # interleaved: load hits both alike
+        for repeat in range(args.repeats):  # interleaved: load hits every way alike
             for n, klass in classes.items():
-                for way in ("cold", "warm"):
+                for way, (code, warm) in ways.items():
                     runs.setdefault((way, n), []).append(
-                        measured(klass, tmp / f"out-{way}-{n}-{repeat}", PARTS, way == "warm"))
-        slopes = {}
-        for way in ("cold", "warm"):
-            small = [median([r[i] for r in runs[(way, args.small)]]) for i in (0, 1)]
-            large = [median([r[i] for r in runs[(way, args.large)]]) for i in (0, 1)]
-            slopes[way] = {"wall_s": (large[0] - small[0]) / (args.large - args.small),
-                           "cpu_s": (large[1] - small[1]) / (args.large - args.small),
-                           "small": small, "large": large}
+                        measured(klass, tmp / f"out-{way}-{n}-{repeat}", PARTS, warm, code))
+        slopes = {way: slope(runs, way, args.small, args.large) for way in ways}
         print(f"Marginal cost of a submission that does no work ({PARTS}, 2 workers, slope {args.small} -> "
               f"{args.large}, median of {args.repeats}):\n")
-        print("| children | wall s (small / large) | CPU s (small / large) | wall s per submission | "
+        print("| grader, children | wall s (small / large) | CPU s (small / large) | wall s per submission | "
               "CPU s per submission |")
         print("|---|---:|---:|---:|---:|")
+        names = {"cold": "this one, cold children", "warm": "this one, warm children",
+                 "before": "before, warm children"}
         for way, s in slopes.items():
-            print(f"| {way} | {s['small'][0]:.2f} / {s['large'][0]:.2f} | {s['small'][1]:.2f} / {s['large'][1]:.2f} "
-                  f"| {s['wall_s']:.3f} | {s['cpu_s']:.3f} |")
+            print(f"| {names[way]} | {s['small'][0]:.2f} / {s['large'][0]:.2f} | {s['small'][1]:.2f} / "
+                  f"{s['large'][1]:.2f} | {s['wall_s']:.3f} | {s['cpu_s']:.3f} |")
         warm_cpu = slopes["warm"]["cpu_s"]
+        was = f"; before: {slopes['before']['cpu_s'] * 1000:.0f} ms" if before else ""
         targets = [target("warm batch overhead: CPU per submission (numpy parts, no work)",
                           f"{warm_cpu * 1000:.0f} ms (cold children: {slopes['cold']['cpu_s'] * 1000:.0f} ms; wall "
-                          f"{slopes['warm']['wall_s'] * 1000:.0f} vs {slopes['cold']['wall_s'] * 1000:.0f} ms)",
+                          f"{slopes['warm']['wall_s'] * 1000:.0f} vs {slopes['cold']['wall_s'] * 1000:.0f} ms{was})",
                           f"<= {CPU_TARGET_S * 1000:.0f} ms", warm_cpu <= CPU_TARGET_S, cpu_s=warm_cpu)]
+        checks = None
+        if args.cold_checks:
+            codes = {"after": ROOT, **({"before": before} if before else {})}
+            walls: dict[str, list[float]] = {name: [] for name in (*codes, "bare")}
+            for name, code in codes.items():  # discarded: fills the bytecode cache, as pip install does
+                cold_check(code, tmp / "check.json")
+            timed(BARE, ROOT)
+            for _ in range(args.cold_checks):  # interleaved
+                for name, code in codes.items():
+                    walls[name].append(cold_check(code, tmp / "check.json"))
+                walls["bare"].append(timed(BARE, ROOT)[0])
+            checks = {name: median(w) for name, w in walls.items()}
+            print(f"\nCold `grader {' '.join(CHECK)}` against a bare `python -c \"import numpy, torch\"`, median of "
+                  f"{args.cold_checks}, interleaved:\n")
+            print("| grader | check s | bare import s | share |\n|---|---:|---:|---:|")
+            for name in codes:
+                print(f"| {name} | {checks[name]:.3f} | {checks['bare']:.3f} | {checks[name] / checks['bare']:.2f}x |")
+            share = checks["after"] / checks["bare"]
+            was = f"; before: {checks['before']:.2f} s = {checks['before'] / checks['bare']:.2f}x" if before else ""
+            targets.append(target("cold check of the numpy parts vs a bare `import numpy, torch`",
+                                  f"{checks['after']:.2f} s / {checks['bare']:.2f} s = {share:.2f}x{was}",
+                                  f"<= {COLD_TARGET:g}x", share <= COLD_TARGET, share=share, walls_s=walls))
         transfer = None
         if args.transfer_count:
             klass = make_class(tmp / "transfer", args.transfer_count)
-            wall, cpu = measured(klass, tmp / "out-transfer", "transfer", True)
-            own = [training_seconds(p / "report.json") for p in sorted((tmp / "out-transfer").iterdir())
-                   if (p / "report.json").is_file()]
-            per = wall / args.transfer_count
-            ratio = per / median(own)
-            transfer = {"count": args.transfer_count, "wall_s": wall, "cpu_s": cpu, "per_submission_s": per,
-                        "student_training_s": own, "ratio": ratio}
-            print(f"\nTransfer part in a batch of {args.transfer_count} (2 workers): {wall:.1f} s, {per:.2f} s per "
-                  f"submission; the student's own training (both modes) {median(own):.2f} s: {ratio:.2f}x\n")
+            codes = {"after": ROOT, **({"before": before} if before else {})}
+            batches: dict[str, list[dict]] = {name: [] for name in codes}
+            for repeat in range(args.transfer_repeats):
+                for name, code in codes.items():
+                    batches[name].append(transfer_batch(klass, tmp / f"out-transfer-{name}-{repeat}", code))
+            transfer = {name: {"ratio": median([b["ratio"] for b in runs_]),
+                               "per_submission_s": median([b["per_submission_s"] for b in runs_]),
+                               "student_training_s": median([median(b["student_training_s"]) for b in runs_]),
+                               "batches": runs_} for name, runs_ in batches.items()}
+            for name, t in transfer.items():
+                print(f"\nTransfer part in a batch of {args.transfer_count} (2 workers, {name}): "
+                      f"{t['per_submission_s']:.2f} s per submission; the student's own training (both modes) "
+                      f"{t['student_training_s']:.2f} s: {t['ratio']:.3f}x")
+            after = transfer["after"]
+            was = f"; before: {transfer['before']['ratio']:.3f}x" if before else ""
             targets.append(target("transfer part in a batch: seconds per submission vs the student's own training",
-                                  f"{ratio:.2f}x ({per:.2f} s vs {median(own):.2f} s)", f"<= {TRANSFER_TARGET:g}x",
-                                  ratio <= TRANSFER_TARGET, ratio=ratio))
+                                  f"{after['ratio']:.3f}x ({after['per_submission_s']:.2f} s vs "
+                                  f"{after['student_training_s']:.2f} s{was})", f"<= {TRANSFER_TARGET:g}x",
+                                  after["ratio"] <= TRANSFER_TARGET, ratio=after["ratio"]))
+    print()
     print_verdicts(targets)
-    write_json(out, {"benchmark": "warm_batch", "machine": machine(), "parts": PARTS, "small": args.small,
-                     "large": args.large, "repeats": args.repeats, "slopes": slopes,
-                     "runs": {f"{w}-{n}": v for (w, n), v in runs.items()}, "transfer": transfer,
-                     "targets": targets})
+    write_json(out, {"benchmark": "warm_batch", "machine": machine(), "load": os.getloadavg(), "parts": PARTS,
+                     "small": args.small, "large": args.large, "repeats": args.repeats, "before": str(before or ""),
+                     "slopes": slopes, "runs": {f"{w}-{n}": v for (w, n), v in runs.items()},
+                     "cold_checks": checks, "transfer": transfer, "targets": targets})
 
 
 if __name__ == "__main__":

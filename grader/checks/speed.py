@@ -14,6 +14,16 @@ before, and what the student's code returns on them must match the
 references' results: a forward that hands back outputs it remembered (by a
 hash of its inputs, or by their shape) gains nothing, and neither does one
 that returns anything fast on inputs the size of this test's.
+
+Repeats stop early once the rest cannot change the score (``decided``): the score depends on
+the medians only through the band their ratio falls in, and once more than half of the
+repeats are known, each median is bounded by the known times, whatever the others would be.
+A ratio whose bounds lie in one band is that band's, as the full count would find it; one
+near a band's edge gets every repeat.  Without points at stake nothing can change: the
+minimum of repeats (3) runs.  (A repeat not run is a check of the results not made either:
+the correctness tests have judged them, and results that go wrong later gain no speed.)  The
+loop reference, a line of feedback, is timed on the first sample of the batch only and scaled
+(its loops over the batch take time in proportion to it).
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from .cases import Inputs, upstream
 from .compare import check_array, rel_error
 
 AGREE = 1e-6  # relative error the timed results may have from the references' (the default tolerance)
+MIN_REPEATS = 3  # the fewest repeats timed when the configuration asks for at least this many
 _LOOPS: dict[tuple, float] = {}  # (part, seed, dilation) -> seconds of the loop reference, this process
 # (part, seed, dilation, repeat) -> (seconds, results) of the vectorized reference, when a batch worker
 # shares them between its submissions (``share_reference_timings``); None: timed beside each student
@@ -99,6 +110,31 @@ def _disagreement(got: tuple, want: tuple, tolerance: float, names: tuple[str, .
     return None
 
 
+def band_fraction(ratio: float, bands) -> float:
+    """The fraction of the speed points a student ``ratio`` times slower than the vectorized
+    reference earns: the best band whose ratio it is within."""
+    return max((b.fraction for b in bands if ratio <= b.ratio), default=0.0)
+
+
+def decided(student_times: list[float], fast_times: list[float], repeats: int, points: float, bands) -> bool:
+    """Whether the repeats timed so far settle the score ``repeats`` of them would give, however
+    the rest turn out.  The score is ``band_fraction(median(student) / median(fast))``.  With ``k``
+    of ``n`` values known and ``k > n // 2``, the median of all ``n`` lies between the least and
+    the greatest known value (fewer than half are unknown: they cannot fill the middle), so the
+    final ratio lies between ``min(student) / max(fast)`` and ``max(student) / min(fast)``; when
+    one band holds both ends, it holds the final ratio.  Never before ``MIN_REPEATS`` (or all
+    ``repeats``, when fewer are asked for): the reported ratio stays a median of several."""
+    known = len(student_times)
+    if known >= repeats:
+        return True
+    if known < min(MIN_REPEATS, repeats) or known <= repeats // 2:
+        return False
+    if points == 0:
+        return True  # no band changes the score (run_speed gives all of none)
+    low, high = min(student_times) / max(max(fast_times), 1e-9), max(student_times) / max(min(fast_times), 1e-9)
+    return band_fraction(low, bands) == band_fraction(high, bands)  # (it never rises with the ratio: one band)
+
+
 def ratio_text(ratio: float, what: str) -> str:
     if ratio >= 1:
         return f"{ratio:.1f}x slower than the {what}"
@@ -112,9 +148,10 @@ def run_speed(part: str, spec: PartSpec, session: Session, references: Session, 
     layer = layer or registry()[part]
     name = f"{part} speed"
     fast, loops = layer.reference("cpu"), layer.loops
-    student_times, fast_times = [], []
+    student_times, fast_times, first = [], [], None
     for k in range(repeats):  # interleaved, so that load on the machine hits both alike
         inputs, dout = speed_inputs(layer, spec, seed, k)
+        first = first or (inputs, dout)
         shared = (part, seed, spec.dilation, k)
         t_fast = _FAST.get(shared) if _FAST is not None else None
         if t_fast is None:
@@ -136,15 +173,10 @@ def run_speed(part: str, spec: PartSpec, session: Session, references: Session, 
                               f"not timed: on the timing inputs (repeat {k + 1}) {wrong}", {"passed": False})
         student_times.append(t_student[0])
         fast_times.append(t_fast[0])
-    # The loop reference only gives a line of feedback: timed once per process and inputs (a batch
-    # worker grades every submission with the same seed; these are the same 15-130 ms each time).
-    inputs, dout = speed_inputs(layer, spec, seed, 0)
-    key = (part, seed, spec.dilation)
-    t_loops = _LOOPS.get(key)
-    if t_loops is None and loops is not None:
-        timed = _pair(references, layer, None, inputs.args, dout, loops, 1)
-        if not isinstance(timed, str):
-            t_loops = _LOOPS[key] = timed[0]
+        if decided(student_times, fast_times, repeats, points, bands):
+            break
+    inputs, dout = first
+    t_loops = None if loops is None else _loop_seconds((part, seed, spec.dilation), layer, references, inputs, dout)
     student, reference = statistics.median(student_times), statistics.median(fast_times)
     vs_fast = student / max(reference, 1e-9)
     feedback = ratio_text(vs_fast, "vectorized reference")
@@ -153,6 +185,29 @@ def run_speed(part: str, spec: PartSpec, session: Session, references: Session, 
         vs_loops = student / max(t_loops, 1e-9)
         feedback += ", " + ratio_text(vs_loops, "loop reference")
         speed.update(loops_s=t_loops, vs_loops=vs_loops)
-    fraction = 1.0 if points == 0 else max((b.fraction for b in bands if vs_fast <= b.ratio), default=0.0)
-    feedback += f" (forward + backward on x {inputs.args[0].shape}, median of {repeats}, fresh inputs each time)"
+    fraction = 1.0 if points == 0 else band_fraction(vs_fast, bands)
+    timed = len(student_times)
+    count = f"median of {timed}" + (f" (the other {repeats - timed} repeats could not change the score)"
+                                    if timed < repeats else "")
+    feedback += f" (forward + backward on x {inputs.args[0].shape}, {count}, fresh inputs each time)"
+    speed["repeats"] = timed
     return TestResult(name, part, "speed", points, points * fraction, feedback, {"passed": True, "speed": speed})
+
+
+def _loop_seconds(key: tuple, layer: LayerPart, references: Session, inputs: Inputs,
+                  dout: np.ndarray) -> float | None:
+    """The loop reference's seconds on the timing inputs, for a line of feedback: timed once per
+    process and inputs (a batch worker grades every submission with the same seed), on the first
+    sample of the batch only and multiplied by the batch's size.  Its loops run once per sample,
+    so its time grows in proportion (within 2% on the speed test's shapes, benchmarks/README.md),
+    and a quarter of 15-80 ms is spent instead of all of it; None when it fails."""
+    if key not in _LOOPS:  # key: (part, seed, dilation)
+        x, *rest = inputs.args
+        size = x.shape[0] if getattr(x, "ndim", 0) else 1
+        args, upstream_grad = ((x[:1], *rest), dout[:1]) if size > 1 and dout.shape[:1] == (size,) else \
+            (inputs.args, dout)
+        timed = _pair(references, layer, None, args, upstream_grad, layer.loops, 1)
+        if isinstance(timed, str):
+            return None
+        _LOOPS[key] = timed[0] * (size if args is not inputs.args else 1)
+    return _LOOPS[key]

@@ -36,6 +36,7 @@ DEATH_GRACE_S = 0.5  # after the child died, how long to wait for its last bytes
 EVENT_LINES = 200  # distinct lines of the guard kept per call (a loop of refusals repeats itself)
 MAX_EVENT_LINE = 4096  # PIPE_BUF: the guard writes nothing longer
 GUARD_LOST_STATUS = 117  # the child's exit status when the guard's pipe was closed or replaced under it
+MAX_IOV = 512  # buffers per sendmsg (the kernel takes up to IOV_MAX, 1024)
 
 
 @dataclass
@@ -240,8 +241,12 @@ class ChildProcess:
         self.channel = parent_end
         self.channel.setblocking(False)
         self.pipes = {out_r: "stdout", err_r: "stderr", events_r: "events"}
+        # one selector for the child's life (not one per call: epoll_create and four registrations each time)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.channel, selectors.EVENT_READ)
         for fd in self.pipes:
             os.set_blocking(fd, False)
+            self.selector.register(fd, selectors.EVENT_READ)
         self.reaped = False
         self.namespaced = bool(unshare) and "processes" in hardening  # pid and IPC namespaces
         self.events = Lines(EVENT_LINES, (code.encode() + b"\t" for code in serious))  # serious: never crowded out
@@ -254,13 +259,15 @@ class ChildProcess:
         """Send ``frames`` (buffers; none to only listen) and wait for one reply until ``deadline``."""
         ex = Exchange(None, Capture(max_output), Capture(max_output))
         started = time.monotonic()
-        pending = [memoryview(b).cast("B") for b in frames if memoryview(b).nbytes]
+        pending = [view for view in (memoryview(b).cast("B") for b in frames) if view.nbytes]
         inbox = Inbox()
         died_at = None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.channel, selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0))
-            for fd in self.pipes:
-                selector.register(fd, selectors.EVENT_READ)
+        selector = self.selector
+        if pending and not self._send(pending):  # most requests fit the socket's buffer: sent at once
+            ex.failure = "exited"
+        elif pending:
+            selector.modify(self.channel, selectors.EVENT_READ | selectors.EVENT_WRITE)
+        try:
             while ex.body is None and ex.failure is None:
                 now = time.monotonic()
                 if now >= deadline:
@@ -271,15 +278,9 @@ class ChildProcess:
                         self._read_pipe(key.fd, ex, selector)
                         continue
                     if mask & selectors.EVENT_WRITE and pending:
-                        try:
-                            pending[0] = pending[0][self.channel.send(pending[0][: 1 << 20], socket.MSG_NOSIGNAL):]
-                        except (BlockingIOError, InterruptedError):
-                            pass
-                        except OSError:
+                        if not self._send(pending):
                             ex.failure = "exited"
                             break
-                        if not pending[0]:
-                            pending.pop(0)
                         if not pending:
                             selector.modify(self.channel, selectors.EVENT_READ)
                     if mask & selectors.EVENT_READ:
@@ -289,9 +290,31 @@ class ChildProcess:
                     died_at = died_at or time.monotonic()
                     if time.monotonic() - died_at > DEATH_GRACE_S:  # someone else holds the socket open
                         ex.failure = "exited"
+        finally:
+            if pending:
+                selector.modify(self.channel, selectors.EVENT_READ)
         self.drain(ex)
         ex.wall_s = time.monotonic() - started
         return ex
+
+    def _send(self, pending: list) -> bool:
+        """Send as much of ``pending`` (memoryviews, consumed in place) as the socket takes now, in
+        one gathering system call per round (one wake-up of the child, not one per buffer); False
+        when the child's end is gone."""
+        while pending:
+            try:
+                sent = self.channel.sendmsg(pending[:MAX_IOV], (), socket.MSG_NOSIGNAL)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            while sent and pending:
+                if sent >= pending[0].nbytes:
+                    sent -= pending.pop(0).nbytes
+                else:
+                    pending[0] = pending[0][sent:]
+                    sent = 0
+        return True
 
     def _read_channel(self, inbox: Inbox, ex: Exchange, max_reply: int) -> bool:
         try:
@@ -328,8 +351,8 @@ class ChildProcess:
             data = os.read(fd, 1 << 16)
         except (BlockingIOError, InterruptedError):
             return False
-        if not data:  # every writer has closed it
-            if selector is not None:
+        if not data:  # every writer has closed it: no more to wait for on it
+            if selector is not None and fd in selector.get_map():
                 selector.unregister(fd)
             return False
         (self.events if self.pipes[fd] == "events" else getattr(ex, self.pipes[fd])).add(data)
@@ -361,7 +384,10 @@ class ChildProcess:
         while not self.exited() and time.monotonic() < deadline:
             time.sleep(0.002)
         if not self.reaped:
-            self.members |= kill_session(self.pid, collect=not self.namespaced)
+            if self.warm and self.namespaced:  # the child is pid 1 of its own pid namespace (see below)
+                kill_init(self.pid)
+            else:
+                self.members |= kill_session(self.pid, collect=not self.namespaced)
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:  # unkillable (D state): leave it to init
@@ -374,10 +400,22 @@ class ChildProcess:
 
     def close(self) -> None:
         self.kill()
+        self.selector.close()
         self.channel.close()
         for fd in list(self.pipes):
             os.close(fd)
         self.pipes.clear()
+
+
+def kill_init(pid: int) -> None:
+    """SIGKILL ``pid``, the init (pid 1) of a pid namespace of its own, which is this process's child
+    (a warm clone).  Nothing it started can be outside that namespace, and the kernel kills every
+    process in it when its init dies and lets the init be reaped only once they are all gone: no
+    group kill and no /proc scan are needed (as ``kill_session`` does for a child without one)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def kill_session(sid: int, collect: bool = False) -> set[int]:
@@ -392,7 +430,7 @@ def kill_session(sid: int, collect: bool = False) -> set[int]:
     every process of the namespace when its pid 1 dies.
     """
     seen = set(session_members(sid)) if collect else set()  # (before the kill: a killed one is a zombie)
-    for _ in range(3):
+    for attempt in range(6):
         try:
             os.killpg(sid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -406,7 +444,7 @@ def kill_session(sid: int, collect: bool = False) -> set[int]:
                 pass
         if not found:
             return seen
-        time.sleep(0.01)
+        time.sleep(0.001 * 2**attempt)  # a killed process is a zombie within a millisecond or so (1 ... 32 ms)
     return seen
 
 

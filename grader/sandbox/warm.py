@@ -28,6 +28,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -123,6 +124,8 @@ class Adopted:
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
+        if self.returncode is None:
+            _until_ended(self.pid, timeout)  # (a pidfd wakes us as it ends; the loop below reaps it)
         delay = 0.0005
         while self.poll() is None:
             if deadline is not None and time.monotonic() >= deadline:
@@ -130,6 +133,30 @@ class Adopted:
             time.sleep(delay)
             delay = min(delay * 2, 0.02)
         return self.returncode
+
+
+def bytecode_flags() -> list[str]:
+    """The template's bytecode settings, as this process has them (``-I`` hides PYTHONDONTWRITEBYTECODE
+    and PYTHONPYCACHEPREFIX from it): it compiles the child's files once and reuses them, as the
+    grader's own modules are, instead of compiling them at every start; -B where this process does not
+    write bytecode.  Its clones write none (``template.become``): they import student code."""
+    flags = ["-B"] if sys.dont_write_bytecode else []
+    return flags + (["-X", f"pycache_prefix={sys.pycache_prefix}"] if sys.pycache_prefix else [])
+
+
+def _until_ended(pid: int, timeout: float | None) -> None:
+    """Wait until the child ``pid`` has ended (or ``timeout``), without reaping it: on its pidfd where
+    the kernel has them (Linux 5.3), so that the wait ends as the child does, not at the next poll."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll(None if timeout is None else max(0, int(timeout * 1000)))
+    finally:
+        os.close(fd)
 
 
 class Template:
@@ -149,7 +176,8 @@ class Template:
         started = time.monotonic()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-B", "-u", str(TEMPLATE_SCRIPT), json.dumps(settings), SIGN],
+                [sys.executable, "-I", "-S", *bytecode_flags(), "-u", str(TEMPLATE_SCRIPT), json.dumps(settings),
+                 SIGN],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),), cwd="/", env=env, start_new_session=True, close_fds=True)
         except OSError as exc:

@@ -272,3 +272,136 @@ def test_children_forked_from_the_template_are_confined_as_cold_ones(template, f
         assert warm.syscalls_filtered == cold.syscalls_filtered
         same = [n for n in warm.start_notes if not n.startswith("started cold")]
         assert same == list(cold.start_notes)
+
+
+SCATTER = '''
+import os, signal, time
+
+def quiet():
+    import colorsys  # a module of the standard library not imported yet: compiled, not written
+    return colorsys.rgb_to_hsv(1.0, 0.0, 0.0)
+
+def scatter():
+    """Processes that leave the child's session and group, stop themselves, or keep forking: what a
+    teardown by process group and session would have to chase (a warm child's pid namespace ends
+    them all when the grader kills its init)."""
+    for kind in ("session", "group", "stopped", "forker"):
+        if os.fork() == 0:
+            if kind == "session":
+                os.setsid()
+            elif kind == "group":
+                os.setpgid(0, 0)
+            elif kind == "stopped":
+                os.setsid()
+                os.kill(os.getpid(), signal.SIGSTOP)
+            else:
+                os.setsid()
+                while True:  # a new process as soon as the last one ends
+                    pid = os.fork()
+                    if pid == 0:
+                        time.sleep(600)
+                        os._exit(0)
+                    os.waitpid(pid, 0)
+            time.sleep(600)
+            os._exit(0)
+    time.sleep(0.2)
+    return True
+
+def poison(prefix):
+    """Rewrite the template's compiled files (where the grader keeps bytecode), for the next child."""
+    done = []
+    for folder, _, names in os.walk(prefix):
+        for name in names:
+            try:
+                with open(os.path.join(folder, name), "wb") as f:
+                    f.write(b"poisoned")
+                done.append(name)
+            except OSError as exc:
+                done.append(type(exc).__name__)
+    try:
+        with open(os.path.join(prefix, "grader-hostile-pyc-marker"), "w") as f:
+            f.write("x")
+        done.append("marker")
+    except OSError as exc:
+        done.append(type(exc).__name__)
+    return done
+'''
+
+
+def test_killing_a_warm_childs_init_ends_every_process_it_scattered(template, tmp_path):
+    """A warm child in a pid namespace is ended by killing its init, not by chasing its session and
+    group through /proc: processes in sessions and groups of their own, stopped ones, and one that
+    keeps forking are all gone once the session is closed."""
+    folder = tmp_path / "scatter"
+    folder.mkdir()
+    (folder / "attack.py").write_text(textwrap.dedent(SCATTER))
+    before = snapshot()
+    with Session(folder, Limits(), template=template, rules=OPEN_RULES) as s:
+        if not s.protections["processes"].startswith("pid namespace"):
+            pytest.skip("no pid namespace: the session's group and a /proc scan end the child's processes "
+                        "(test_a_child_does_not_outlive_its_part, test_batch_attacks)")
+        assert s.warm and s.call("attack", "scatter").ok
+    assert leftovers(before) == []
+    assert_template_alive(template)
+
+
+@pytest.fixture
+def bytecode(tmp_path, monkeypatch):
+    """A template started by a grader that keeps bytecode (PYTHONPYCACHEPREFIX, as an installed grader
+    or a benchmark run has it): it compiles the child's files into that folder once."""
+    prefix = tmp_path / "pycache"
+    prefix.mkdir()
+    monkeypatch.setattr("sys.dont_write_bytecode", False)
+    monkeypatch.setattr("sys.pycache_prefix", str(prefix))
+    started = Template(("numpy",), 1)
+    monkeypatch.undo()  # (this process goes on as it was)
+    if started.why_not:
+        pytest.skip(f"no warm template here: {started.why_not}")
+    yield started, prefix
+    started.close()
+
+
+def compiled(prefix: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(prefix)): p.read_bytes() for p in sorted(prefix.rglob("*")) if p.is_file()}
+
+
+def test_a_template_that_keeps_bytecode_writes_none_for_its_children(bytecode, tmp_path):
+    """The template compiles the child's own files once; its clones import student code with
+    bytecode off, as a cold child's -B has it: no __pycache__ in the submission's copy, nothing
+    of the student's in the grader's cache, and no write for the guard to report."""
+    template, prefix = bytecode
+    folder = tmp_path / "quiet"
+    folder.mkdir()
+    (folder / "attack.py").write_text(textwrap.dedent(SCATTER))
+    files = compiled(prefix)
+    assert any(name.endswith("child/guard.cpython-311.pyc") for name in files), sorted(files)
+    for rules in ((), OPEN_RULES):
+        kwargs = {"rules": rules} if rules is OPEN_RULES else {}
+        with Session(folder, Limits(), template=template, **kwargs) as s:
+            assert s.warm, s.start_notes
+            assert s.call("attack", "quiet").value == (0.0, 1.0, 1.0)
+            copy = Path(s._scratch) / "submission"
+            assert not (copy / "__pycache__").exists()
+            assert not [e for e in s.events if e.code == "write"], s.events
+    assert compiled(prefix) == files  # nothing added, nothing changed
+
+
+@pytest.mark.parametrize("guarded", [True, False], ids=["guard", "os-walls"])
+def test_a_child_cannot_poison_the_templates_bytecode(bytecode, tmp_path, guarded):
+    template, prefix = bytecode
+    folder = tmp_path / "poison"
+    folder.mkdir()
+    (folder / "attack.py").write_text(textwrap.dedent(SCATTER))
+    files = compiled(prefix)
+    kwargs = {} if guarded else {"rules": OPEN_RULES}
+    with Session(folder, Limits(), template=template, **kwargs) as s:
+        private = s.protections["filesystem"].startswith("read-only")
+        other_user = s.protections["user"].startswith("uid ")
+        if not guarded and not (private or other_user):
+            pytest.skip("the grader's own user without a mount namespace: the guard is the wall (the other case)")
+        result = s.call("attack", "poison", (str(prefix),))
+    assert compiled(prefix) == files, result
+    if guarded:
+        assert not result.ok or "marker" not in result.value, result
+    else:
+        assert result.ok and "marker" not in result.value and "guard.cpython-311.pyc" not in result.value, result

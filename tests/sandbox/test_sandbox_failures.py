@@ -160,6 +160,9 @@ def test_background_processes_die_with_the_session(session, how):
                                     process_group={0 if how == "own group" else None}).pid
     """}, rules=OPEN_RULES)  # the OS-level kill is under test, not the guard that refuses processes
     assert s.call("spawn", "spawn").ok
+    deadline = time.monotonic() + 2  # (Popen returns once exec has begun: the new command line follows)
+    while not processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert processes_with(marker)
     s.close()
     deadline = time.monotonic() + 2

@@ -25,6 +25,7 @@ import _grader_child_failures as failures  # a sibling, loaded by main.py
 _perf_counter = time.perf_counter  # bound now: a student patching time.perf_counter changes nothing here
 MAX_NOTES = 20
 MAX_STAND_INS = 16  # missing libraries given a stand-in per import
+JOINED_REPLY_BYTES = 1 << 18  # a reply up to this size is copied into one buffer and sent in one write
 
 
 def _prefixes(name: str) -> list[str]:
@@ -213,7 +214,10 @@ class Child:
                 "error": f"the result could not be sent back: {text}",
                 "durations": message.get("durations", []), "notes": message.get("notes", []),
             })
-        for part in self.wire.frame(parts):
+        framed = self.wire.frame(parts)
+        if self.wire.size(framed) <= JOINED_REPLY_BYTES:  # one write, so one wake-up of the parent
+            framed = [b"".join(framed)]
+        for part in framed:  # (sendall: sendmsg would raise an audit event the guard refuses as network use)
             self.channel.sendall(part)
 
     # --- plain data out, references for the rest

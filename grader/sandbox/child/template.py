@@ -3,7 +3,7 @@ torch for the transfer part) and is forked, on request, into a sandbox child per
 
 Started by ``grader.sandbox.warm`` as
 
-    python -I -S -B -u .../grader/sandbox/child/template.py CONFIG_JSON grader-sandbox-template
+    python -I -S [-B] [-X pycache_prefix=P] -u .../child/template.py CONFIG_JSON grader-sandbox-template
 
 with the children's stripped environment (BLAS/OpenMP at the session's thread count, set
 before numpy is imported: threads do not survive a fork), "/" as cwd, stdin, stdout and stderr
@@ -143,6 +143,7 @@ def become(header: dict, config_bytes: bytes, fds: list[int], outside: tuple[int
         os.dup2(fd, target)
     os.closerange(5, os.sysconf("SC_OPEN_MAX"))  # the template's socket and every copy made here
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    sys.dont_write_bytecode, sys.pycache_prefix = True, None  # as a cold child's -B: none for student modules
     os.environ.clear()
     os.environ.update(header["env"])
     os.chdir(header["cwd"])
