@@ -101,13 +101,26 @@ class Hints:
     - ``accept(case, args, dout, got, tol) -> bool``: a gradient other than the reference's that
       is right too (max pooling at ties);
     - ``error(args, text) -> why | None``: what an exception the student's code raised on this
-      case means (a broadcast error only a non-square kernel provokes)."""
+      case means (a broadcast error only a non-square kernel provokes);
+    - ``features(case, args) -> ((key, holds), ...)``: what sets this case apart (no padding, a
+      non-square output, overlapping windows ...), keys of ``grader.checks.hints.FEATURES``: a
+      symptom seen on exactly the cases with a feature is said with that feature's likely cause;
+    - ``values(name, got, args, dout) -> why | None``: a gradient of the right shape with wrong
+      values, read against what any right gradient must satisfy (max pooling: gradient only at
+      window maxima, none outside the windows);
+    - ``cache(args) -> cache``: the cache the layout documents its forward returns (cs231n's
+      ``(x, w, b, conv_param)``), built from the forward's arguments alone: where the student's
+      forward failed, the backward is still tested with it rather than left not run."""
 
     output: Callable | None = None
     gradient: Callable | None = None
     accept: Callable | None = None
     error: Callable | None = None  # (args, error text) -> why | None: an exception read against this case
     accepted: str = ""  # the note a test carries when ``accept`` took a gradient
+    features: Callable | None = None
+    values: Callable | None = None
+    cache: Callable | None = None  # (args) -> the cache the layout documents its forward returns
+    cache_text: str = ""  # how the layout writes that cache, "(x, w, b, conv_param)"
 
 
 @dataclass(frozen=True)

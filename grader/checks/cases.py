@@ -79,6 +79,8 @@ CONV_CASES = (
     ConvCase("stride 2 with padding", (2, 3, 7, 7), (3, 3, 3, 3), stride=2, pad=1,
              kinds=("forward", "backward", "numeric-gradient")),
     ConvCase("non-square input and kernel", (2, 2, 6, 9), (3, 2, 3, 5), pad=1, kinds=("forward", "backward")),
+    # a non-square output from a square input: tells a width taken from H' from one taken from H
+    ConvCase("square input, wide kernel", (2, 2, 6, 6), (2, 2, 3, 5), pad=1, kinds=("forward", "backward")),
     ConvCase("padding 2, odd non-square output, stride 2", (2, 3, 7, 5), (2, 3, 3, 3), stride=2, pad=2,
              kinds=("forward", "backward", "numeric-gradient")),
     ConvCase("stride 3, rows and columns left over", (2, 2, 8, 9), (3, 2, 3, 2), stride=3, pad=0,
@@ -100,6 +102,8 @@ POOL_CASES = (
     PoolCase("ties, non-square output", (2, 2, 4, 6), 2, 2, 2, ties=True, kinds=("forward", "backward")),
     # a window neither square nor the stride's size: tells a height used for the width from stride-sized windows
     PoolCase("tall windows, stride 1", (1, 2, 5, 7), 3, 2, 1, kinds=("forward", "backward")),
+    # the stride larger than the window: rows and columns between windows get no gradient at all
+    PoolCase("gaps between windows, stride 3", (2, 2, 5, 8), 2, 2, 3, kinds=("forward", "backward")),
 )
 
 def cases_for(part: str, with_dilation: bool = True, exact_fit: bool = False) -> tuple[ConvCase | PoolCase, ...]:

@@ -43,10 +43,10 @@ def output_size_hint(part: str, args: tuple, got: Any, expected: tuple[int, ...]
                     "the last windows run past the edge; H' = (H - pool_height) // stride + 1"),
                    (((H - ph) // S + 1, (W - ph) // S + 1), "the width is computed with the window's height: "
                     "W' = (W - pool_width) // stride + 1 (right only for square windows)")]
-    for shape, why in guesses:
-        if tuple(got.shape[2:]) == shape != tuple(expected[2:]):
-            return why
-    return None
+    found = [why for shape, why in guesses if tuple(got.shape[2:]) == shape != tuple(expected[2:])]
+    if len(found) > 1:  # on this case two mistakes give the same size: say both, not the wrong one alone
+        return "either " + "; or ".join(found)
+    return found[0] if found else None
 
 
 def unpadding_hint(got: Any, x_shape: tuple[int, ...], pad: int) -> str | None:
@@ -60,6 +60,10 @@ def unpadding_hint(got: Any, x_shape: tuple[int, ...], pad: int) -> str | None:
                 "(-0 is 0); crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
     if pad > 0 and (h, w) == (H + 2 * pad, W + 2 * pad):
         return "dx still holds the padding: crop it to x's size, dx_pad[:, :, pad:pad + H, pad:pad + W]"
+    if pad > 0 and (h, w) == (H - 2 * pad, W - 2 * pad):
+        return ("dx is 2 * pad smaller than x in each direction: the x in the cache is the unpadded input, used as "
+                "if it were padded (pad it again in the backward, x_pad = np.pad(x, ...), accumulate into dx_pad, and "
+                "crop dx_pad[:, :, pad:pad + H, pad:pad + W])")
     if pad != 1 and (h, w) == (H + 2 * pad - 2, W + 2 * pad - 2):
         return (f"dx loses one row and column on each side whatever the padding (a hard-coded 1:-1?), here pad is "
                 f"{pad}: crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
@@ -129,10 +133,13 @@ def _conv_error(args: tuple, text: str) -> str | None:
     shape = tuple(np.shape(args[0])[:1]) + (np.shape(args[1])[0],) + tuple(
         (n + 2 * P - D * (k - 1) - 1) // S + 1 for n, k in zip(np.shape(args[0])[2:], (HH, WW)))
     rows = _rows_past_end(shape, text)
-    if rows or HH == WW:
-        return rows
     kernel = tuple(np.shape(args[1])[1:])
     tails = [s[-3:] for s in _shapes(text) if len(s) >= 3]  # (C, height, width) of each operand
+    if not rows and kernel[0] != 3 and kernel in tails and (3,) + kernel[1:] in tails:
+        return (f"a window has 3 channels where x has C = {kernel[0]}: a hard-coded 3 (0:3, RGB) where C belongs; "
+                "take every channel, x_pad[n, :, ...]")
+    if rows or HH == WW:
+        return rows
     if kernel in tails and (kernel[0], WW, HH) in tails:
         return (f"a window is {WW} high and {HH} wide where the kernel is HH = {HH} high and WW = {WW} wide: the "
                 "kernel's height and width are swapped in a slice (right only for square kernels); rows span HH, "
@@ -176,11 +183,172 @@ def _pool_error(args: tuple, text: str) -> str | None:
     return None
 
 
+# What sets a case apart, and what a bug seen on exactly such cases most likely is: key -> (the
+# cases, "on every case ..."; the likely cause).  ``LayerChecker.across`` reads a symptom (fails,
+# raises, a wrong gradient) against the cases' features and says the feature that splits them.
+FEATURES = {
+    "pad0": ("without padding (pad = 0)",
+             "look for code that breaks only when pad is 0: x_pad[..., pad:-pad, pad:-pad] and "
+             "dx_pad[..., pad:-pad, pad:-pad] are empty when pad is 0 (-0 is 0), and a variable set only under "
+             "`if pad > 0:` is missing; use pad:pad + H and pad:pad + W, or np.pad (which takes pad 0)"),
+    "padded": ("with padding (pad > 0)",
+               "the padding is handled wrongly: x is padded by pad zeros on every side of the height and width "
+               "only, and dx is cropped back with dx_pad[:, :, pad:pad + H, pad:pad + W]"),
+    "pad_not_1": ("whose padding is not 1",
+                  "the padding is taken as 1 whatever conv_param['pad'] says: look for a hard-coded 1 "
+                  "(np.pad(x, 1), 1:-1, H + 2) where pad belongs"),
+    "pad_over_1": ("with pad > 1", "something assumes pad = 1: look for a hard-coded 1 (1:-1, H + 2) where pad "
+                   "belongs"),
+    "stride_over_1": ("with stride > 1",
+                      "the stride is missing somewhere: the window of output (i, j) starts at row i * stride, "
+                      "column j * stride (check every slice and index, the columns as well as the rows)"),
+    "stride_ne_window": ("whose stride differs from the window",
+                         "the code assumes the stride equals the window: windows start every stride rows, "
+                         "x[:, :, i * stride:i * stride + pool_height, j * stride:j * stride + pool_width], and "
+                         "are pool_height x pool_width whatever the stride"),
+    "overlap": ("whose windows overlap (stride < window)",
+                "overlapping windows share elements: each window's share must be added (+=), not assigned, and a "
+                "window starts at i * stride, not i * pool_height"),
+    "gaps": ("whose windows leave gaps (stride > window)",
+             "elements no window covers get no gradient (start dx from zeros), and a window starts at i * stride"),
+    "square_out_not": ("whose output is not square (H' != W')",
+                       "look for a loop bound, size or index that uses H' where W' belongs, or the reverse "
+                       "(right only for square outputs)"),
+    "square_in_not": ("whose input is not square (H != W)",
+                      "look for a size or index that uses H where W belongs, or the reverse"),
+    "square_kernel_not": ("whose kernel is not square (HH != WW)",
+                          "look for HH where WW belongs, or the reverse (right only for square kernels)"),
+    "square_window_not": ("whose window is not square (pool_height != pool_width)",
+                          "look for pool_height where pool_width belongs, or the reverse (in a pool_height x "
+                          "pool_width window, flat index k is row k // pool_width, column k % pool_width)"),
+    "same_size": ("whose output is the input's size (H' = H, W' = W)",
+                  "a size is taken from the input where the output's belongs (H where H' belongs), which is "
+                  "right only when they are equal"),
+    "size_changes": ("whose output is not the input's size",
+                     "a size is taken from the input where the output's belongs (H where H' belongs), or the "
+                     "reverse"),
+    "batch": ("with more than one image (N > 1)",
+              "images are mixed or dropped: a loop over the batch is missing, or a result is assigned (=) where "
+              "it must be summed over the images (+=), e.g. dw keeping only the last image"),
+    "channels": ("with more than one channel (C > 1)",
+                 "channels are mixed or dropped: check the channel axis of every slice, sum and reshape"),
+    "filters": ("with more than one filter (F > 1)",
+                "filters are mixed or dropped: check the filter axis of every slice, sum and reshape"),
+    "ties": ("with tied maxima in a window",
+             "at a tie the gradient must go to maxima only and sum to the window's dout: taking a maximum's row "
+             "and column from two separate argmaxes can point at an element that is not a maximum; take one "
+             "flat index, k = np.argmax(window), and its row and column with np.unravel_index(k, window.shape)"),
+    "not_2x2_stride_2": ("whose windows are not 2x2 with stride 2",
+                         "the code is right only for 2x2 windows with stride 2: look for a hard-coded 2 (::2, // 2, "
+                         "a reshape or repeat by 2) where pool_height, pool_width or the stride belongs"),
+    "leftover": ("whose stride leaves rows or columns over",
+                 "the last rows or columns belong to no window: loop over the H' x W' outputs, not over the input"),
+}
+
+
+def _sizes(x: tuple[int, ...], out: tuple[int, ...]) -> list[tuple[str, bool]]:
+    N, C, H, W = x
+    return [("square_out_not", out[0] != out[1]), ("square_in_not", H != W),
+            ("same_size", tuple(out) == (H, W)), ("size_changes", tuple(out) != (H, W)),
+            ("batch", N > 1), ("channels", C > 1)]
+
+
+def conv_features(case, args: tuple) -> list[tuple[str, bool]]:
+    x, w = np.shape(args[0]), np.shape(args[1])
+    p = args[3]
+    S, P, D = p["stride"], p["pad"], p.get("dilation", 1)
+    out = tuple((n + 2 * P - D * (k - 1) - 1) // S + 1 for n, k in zip(x[2:], w[2:]))
+    return [("pad0", P == 0), ("padded", P > 0), ("pad_not_1", P != 1), ("pad_over_1", P > 1), ("stride_over_1", S > 1),
+            ("square_kernel_not", w[2] != w[3]), ("filters", w[0] > 1), *_sizes(x, out)]
+
+
+def pool_features(case, args: tuple) -> list[tuple[str, bool]]:
+    x = np.shape(args[0])
+    p = args[1]
+    ph, pw, S = p["pool_height"], p["pool_width"], p["stride"]
+    out = ((x[2] - ph) // S + 1, (x[3] - pw) // S + 1)
+    return [("stride_over_1", S > 1), ("stride_ne_window", (S, S) != (ph, pw)), ("overlap", S < max(ph, pw)),
+            ("gaps", S > min(ph, pw)), ("square_window_not", ph != pw), ("not_2x2_stride_2", (ph, pw, S) != (2, 2, 2)),
+            ("leftover", (x[2] - ph) % S != 0 or (x[3] - pw) % S != 0), *_sizes(x, out)]
+
+
+def max_pool_features(case, args: tuple) -> list[tuple[str, bool]]:
+    return [*pool_features(case, args), ("ties", bool(getattr(case, "ties", False)))]
+
+
+def _windows(x: np.ndarray, p: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(covered, at_max): which elements of x some pooling window covers, and which are the maximum
+    (any of the tied maxima) of some window that covers them."""
+    ph, pw, S = p["pool_height"], p["pool_width"], p["stride"]
+    H, W = x.shape[2:]
+    covered = np.zeros(x.shape, dtype=bool)
+    at_max = np.zeros(x.shape, dtype=bool)
+    for i in range((H - ph) // S + 1):
+        for j in range((W - pw) // S + 1):
+            rows, cols = slice(i * S, i * S + ph), slice(j * S, j * S + pw)
+            window = x[:, :, rows, cols]
+            covered[:, :, rows, cols] = True
+            at_max[:, :, rows, cols] |= window == window.max(axis=(2, 3), keepdims=True)
+    return covered, at_max
+
+
+def _where(mask: np.ndarray) -> str:
+    return "x[" + ", ".join(str(int(i)) for i in np.argwhere(mask)[0]) + "]"
+
+
+def _outside_windows(got: np.ndarray, covered: np.ndarray, scale: float) -> str | None:
+    stray = ~covered & (np.abs(got) > 1e-9 * scale)
+    if not stray.any():
+        return None
+    ones = bool(np.allclose(got[~covered], 1.0))
+    return (f"dx is not 0 at {_where(stray)}, which no pooling window covers (the stride leaves it out)"
+            + (": dx starts from ones (np.ones_like(x)); start from np.zeros_like(x)" if ones else
+               ": only elements inside a window get gradient; start from dx = np.zeros_like(x)"))
+
+
+def _max_pool_values(name: str, got: Any, args: tuple, dout: np.ndarray) -> str | None:
+    """A max-pool dx with wrong values, read against what any valid subgradient satisfies: gradient
+    only inside the windows and only at a window's maximum."""
+    x, p = args
+    if name != "dx" or not isinstance(got, np.ndarray) or got.shape != np.shape(x):
+        return None
+    got = np.asarray(got, dtype=np.float64)
+    covered, at_max = _windows(np.asarray(x), p)
+    scale = max(float(np.abs(dout).max()), 1.0)
+    outside = _outside_windows(got, covered, scale)
+    if outside:
+        return outside
+    stray = covered & ~at_max & (np.abs(got) > 1e-9 * scale)
+    if not stray.any():
+        return None
+    if np.allclose(got[covered & ~at_max], 1.0):
+        return ("every element that is no window's maximum has gradient 1: dx starts from ones (np.ones_like(x)); "
+                "start from np.zeros_like(x)")
+    where = _where(stray)
+    return (f"dx sends gradient to {where}, which is not the maximum of any window that covers it: the position "
+            "of a window's maximum is computed wrongly (its row and column from two separate argmaxes, the flat "
+            "index split with pool_height instead of pool_width, or an offset missing the window's start "
+            "i * stride)")
+
+
+def _avg_pool_values(name: str, got: Any, args: tuple, dout: np.ndarray) -> str | None:
+    x, p = args
+    if name != "dx" or not isinstance(got, np.ndarray) or got.shape != np.shape(x):
+        return None
+    covered, _ = _windows(np.asarray(x), p)
+    return _outside_windows(np.asarray(got, dtype=np.float64), covered, max(float(np.abs(dout).max()), 1.0))
+
+
 def for_part(part: str):
     from grader.parts import Hints
 
+    # cs231n's docstrings (and the native layout's) document the cache as the forward's arguments
+    documented = {"cache": tuple, "cache_text": "(x, w, b, conv_param)" if part == "conv" else "(x, pool_param)"}
     if part == "conv":
-        return Hints(output=_conv_output, gradient=_conv_gradient, error=_conv_error)
+        return Hints(output=_conv_output, gradient=_conv_gradient, error=_conv_error, features=conv_features,
+                     **documented)
     if part == "max_pool":
-        return Hints(output=_pool_output, accept=_max_pool_accept, accepted=TIES_ACCEPTED, error=_pool_error)
-    return Hints(output=_pool_output, error=_pool_error)
+        return Hints(output=_pool_output, accept=_max_pool_accept, accepted=TIES_ACCEPTED, error=_pool_error,
+                     features=max_pool_features, values=_max_pool_values, **documented)
+    return Hints(output=_pool_output, error=_pool_error, features=pool_features, values=_avg_pool_values,
+                 **documented)

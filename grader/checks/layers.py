@@ -18,7 +18,8 @@ The reference runs here, in the parent; student code only in the session.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import combinations
 import re
 from typing import Any
 
@@ -31,7 +32,8 @@ from grader.sandbox import CallResult, Session
 from grader.seeding import rng
 
 from .cases import ConvCase, Inputs, PoolCase, upstream
-from .compare import check_array, heatmap, rel_error
+from .compare import check_array, heatmap, rel_error, shape_hint
+from .hints import FEATURES
 from .numeric import directional
 from .truth import ReferenceTruth
 
@@ -54,6 +56,9 @@ class CaseRun:
     forward_problem: str | None = None
     forward_passed: bool = False
     notes: list[str] = field(default_factory=list)
+    # kind -> {symptom: seen?} on this case ("fails", "raises", "wrong", a gradient's name); a symptom
+    # that could not be told (the call was not made) is absent; read across cases by ``across``
+    symptoms: dict[str, dict[str, bool]] = field(default_factory=dict)
 
 
 def sentence(text: str) -> str:
@@ -77,8 +82,8 @@ ERROR_HINTS = (
      "output sizes with //, e.g. H_out = 1 + (H + 2 * pad - HH) // stride"),
     (re.compile(r"from shape \([\d, ]*\b0, ?0\)|shape \([\d, ]*\b0, ?0\) into|into shape \([\d, ]*\b0, ?0\)"
                 r"|broadcast together with shapes .*\(\d+(?:, ?\d+)*, ?0, ?0\)"),
-     "an array is empty: dx_pad[..., pad:-pad, pad:-pad] is empty when pad is 0 (-0 is 0); crop with "
-     "pad:pad + H and pad:pad + W"),
+     "an array is empty: a slice like x_pad[..., pad:-pad, pad:-pad] or dx_pad[..., pad:-pad, pad:-pad] is empty "
+     "when pad is 0 (-0 is 0); write pad:pad + H and pad:pad + W"),
     (re.compile(r"cannot access local variable '\w+' where it is not associated with a value"),
      "a variable is assigned only on some paths (inside `if pad > 0:` or the like) and this case took another: "
      "assign it on every path (np.pad with pad 0 returns x as it is)"),
@@ -214,6 +219,9 @@ class LayerChecker:
         hint = self.layer.hints.output
         sized = hint(inputs.args, out, run.expected_out.shape) if problem and hint else None
         if sized:
+            square = shape_hint(tuple(out.shape), tuple(run.expected_out.shape))
+            if "square outputs" in square:  # on this case a square-output bug gives the same size: say both
+                sized = f"either {sized}; or {square[2:]}"
             problem = f"the output has shape {tuple(out.shape)}, expected {tuple(run.expected_out.shape)}: {sized}"
         if problem:
             run.forward_problem = problem
@@ -228,6 +236,9 @@ class LayerChecker:
             run.forward_passed = True
             return self._test("forward", case.name, True, f"correct (relative error {err:.1e})", rel_error=err)
         diagnosis = self.diagnose_forward(case, inputs, out, run.expected_out)
+        if not diagnosis:
+            moved = misplaced(out, run.expected_out)
+            diagnosis = ("misplaced", moved) if moved else None
         feedback = f"wrong values: relative error {err:.2g} (at most {self.tol['forward']:g} passes)"
         if diagnosis:
             feedback += f". {sentence(diagnosis[1])}"
@@ -253,26 +264,39 @@ class LayerChecker:
         case = run.case
         dout = self.truth.upstream(self.layer, case, self.seed, run.expected_out.shape)
         run.inputs.dout = dout
-        if run.forward_problem and run.out is None:
-            return self._test("backward", case.name, False,
-                              f"not run: {self.spec.forward} gave no cache for this case ({run.forward_problem})")
+        not_run = f"not run: {self.spec.forward} gave no cache for this case ({run.forward_problem})"
+        documented = self.layer.hints.cache
+        if run.forward_problem and run.out is None and documented is None:
+            return self._test("backward", case.name, False, not_run)
         expected = self.truth.backward(self.layer, case, dout, run.expected_cache)
+        via = ""
+        if run.out is None:
+            # the forward failed here: the backward is still tested, on the cache the layout documents
+            # (built from the inputs alone); a backward that needs more than that is left not run
+            run.cache = documented(run.inputs.args)
+            via = (f" (with the cache {self.spec.forward} is documented to return, "
+                   f"{self.layer.hints.cache_text}, since it failed on this case)")
         result = self.call_backward(dout, run.cache)
+        if via and not result.ok and (result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "")):
+            run.cache = None  # it wanted a cache of its own making: nothing is known about it here
+            return self._test("backward", case.name, False, not_run)
+        run.symptoms["backward"] = _call_symptoms(result)
         if not result.ok:
             return self._test("backward", case.name, False, failure(self.spec.backward, result)
-                              + self.error_hint(run.inputs.args, result) + _call_note(result),
+                              + self.error_hint(run.inputs.args, result) + via + _call_note(result),
                               error_kind=result.kind)
         names = self.layer.gradients
         value = result.value
         if len(names) > 1:
             if not isinstance(value, (tuple, list)) or len(value) != len(names):
+                run.symptoms["backward"] = {"fails": True, "raises": False}
                 return self._test("backward", case.name, False,
                                   f"{self.spec.backward} must return ({', '.join(names)}), got "
                                   f"{type(value).__name__ if value is not None else 'None'}")
             grads = tuple(value)
         else:
             grads = (value,)
-        problems, errors, diagnoses, maps, accepted = [], {}, [], {}, []
+        problems, errors, diagnoses, maps, accepted, bad = [], {}, [], {}, [], []
         for name, got, want in zip(names, grads, expected):
             want = np.asarray(want)
             issue = check_array(got, want, name)
@@ -281,6 +305,7 @@ class LayerChecker:
             if cropped:
                 problems.append(f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}: {cropped[1]}")
                 diagnoses.append(cropped[0])
+                bad.append(name)
                 continue
             if issue:
                 wrong_values = (isinstance(got, np.ndarray) and (got.shape != want.shape or rel_error(
@@ -290,6 +315,7 @@ class LayerChecker:
                     issue += f": {found[1]}"
                     diagnoses.append(found[0])
                 problems.append(issue)
+                bad.append(name)
                 continue
             err = rel_error(got, want)
             errors[name] = err
@@ -304,20 +330,28 @@ class LayerChecker:
                 if not found and not np.any(got) and np.any(want):
                     text += (f": {name} is all zeros: nothing is ever added into it (is a loop body still "
                              "`pass`, or is the result assigned to another name?)")
+                values = self.layer.hints.values
+                why = values(name, got, run.inputs.args, dout) if values and not found else None
                 if found:
                     text += f": {found[1]}"
                     diagnoses.append(found[0])
+                elif why:
+                    text += f": {why}"
+                    diagnoses.append(f"{self.part}-{name}-values")
                 problems.append(text)
+                bad.append(name)
                 maps[name] = heatmap(got, want)
+        run.symptoms["backward"] = {"fails": bool(problems), "raises": False, **{n: n in bad for n in names}}
         right = len(names) - len(problems)
         if not problems:
             if accepted:
-                return self._test("backward", case.name, True, "correct: " + "; ".join(accepted), rel_errors=errors,
-                                  tie_rule=True, note=True)
+                return self._test("backward", case.name, True, "correct: " + "; ".join(accepted) + via,
+                                  rel_errors=errors, tie_rule=True, note=True)
             detail = ", ".join(f"{n} {e:.1e}" for n, e in errors.items())
-            return self._test("backward", case.name, True, f"correct (relative errors {detail})", rel_errors=errors)
-        feedback = "; ".join(problems)
-        if run.forward_problem:
+            return self._test("backward", case.name, True, f"correct (relative errors {detail}){via}",
+                              rel_errors=errors)
+        feedback = "; ".join(problems) + via
+        if run.forward_problem and not via:
             feedback += f" (your {self.spec.forward} is also wrong on this case)"
         return self._test("backward", case.name, False, feedback, fraction=right / len(names), rel_errors=errors,
                           diagnosis=diagnoses[0] if diagnoses else None, heatmap=next(iter(maps.values()), None))
@@ -336,16 +370,23 @@ class LayerChecker:
     # -- numeric gradient
 
     def run_numeric(self, run: CaseRun) -> TestResult:
+        """The student's backward against the numerical gradient of the student's own forward where
+        that forward is right; where it is wrong, of either that forward or the right one (the
+        reference's, instructor side: a right backward is not marked down for its forward's bug);
+        where it failed, of the right one, with the documented cache."""
         case = run.case
-        if run.out is None:
+        public = getattr(self.truth, "public", False)
+        own = run.out is not None  # the student's forward gave an output and a cache here
+        if not own and run.cache is None:
             return self._test("numeric-gradient", case.name, False,
                               f"not run: {self.spec.forward} failed on this case ({run.forward_problem})")
-        if not isinstance(run.out, np.ndarray) or not np.isrealobj(run.out) or run.out.dtype.kind not in "fiu":
+        if own and (not isinstance(run.out, np.ndarray) or not np.isrealobj(run.out) or run.out.dtype.kind not in "fiu"):
             return self._test("numeric-gradient", case.name, False,
                               f"not run: {self.spec.forward} did not return a numeric array on this case")
-        dout = run.inputs.dout if run.inputs.dout is not None else upstream(run.out.shape, self.seed, self.part, case.name)
-        if run.out.shape != dout.shape:
-            dout = rng(self.seed, self.part, case.name, "numeric").standard_normal(run.out.shape)
+        shape = run.out.shape if own else run.expected_out.shape
+        dout = run.inputs.dout if run.inputs.dout is not None else upstream(shape, self.seed, self.part, case.name)
+        if shape != dout.shape:
+            dout = rng(self.seed, self.part, case.name, "numeric").standard_normal(shape)
         back = self.call_backward(dout, run.cache)
         if not back.ok:
             return self._test("numeric-gradient", case.name, False, f"not run: {failure(self.spec.backward, back)}")
@@ -355,8 +396,22 @@ class LayerChecker:
         g = rng(self.seed, self.part, case.name, "directions")
         # the reference's forward at the probes too, where it can run there (not in student mode) and
         # the student's forward was right on these inputs: see grader.checks.numeric
-        compare = run.forward_passed and not getattr(self.truth, "public", False)
+        compare = run.forward_passed and not public
+        # where the student's forward is wrong (or failed), the right forward's derivative is the other
+        # yardstick a right backward meets: the right gradient for this dout, known in both modes
+        right_grads = None
+        if not run.forward_passed and dout is run.inputs.dout and shape == run.expected_out.shape:
+            try:
+                right_grads = tuple(np.asarray(r, dtype=np.float64) for r in
+                                    self.truth.backward(self.layer, case, dout, run.expected_cache))
+            except Exception:  # noqa: BLE001 - a public install without this case's gradient: no yardstick
+                right_grads = None
+        if not own and right_grads is None:
+            return self._test("numeric-gradient", case.name, False,
+                              f"not run: {self.spec.forward} failed on this case ({run.forward_problem})")
+        yardstick = right_grads is not None
         worst: dict[str, float] = {}
+        by_right: dict[str, bool] = {}  # gradients checked against the right forward's gradient
         stale: list[str] = []  # the forward's output did not move between the probes
         unfaithful: dict[str, tuple[float, float]] = {}  # name -> (the forward's derivative, the reference's)
         calls = 0
@@ -382,16 +437,23 @@ class LayerChecker:
                 trial[i] = point
                 return np.asarray(self.truth.forward(self.layer, case, tuple(trial))[0], dtype=np.float64)
 
-            checks = directional(forward, np.asarray(args[i], dtype=np.float64), grads[k], g, name, dout,
-                                 reference if compare else None)
+            checks = directional(forward if own else None, np.asarray(args[i], dtype=np.float64), grads[k], g,
+                                 name, dout, reference if compare else None,
+                                 right=right_grads[k] if yardstick else None)
             if checks is None:
                 return self._test("numeric-gradient", case.name, False,
                                   f"not run: {self.spec.forward} failed on a perturbed input")
             worst[name] = max(c.error for c in checks)
+            if yardstick and own:
+                right = max(c.right_error for c in checks)
+                if right < worst[name]:
+                    worst[name], by_right[name] = right, right <= self.tol["numeric-gradient"]
+                if by_right.get(name):
+                    continue  # it agrees with the right forward: its own forward's behaviour is beside the point
             off = max(checks, key=lambda c: c.reference_error)
             if any(c.stale for c in checks):
                 stale.append(name)
-            elif off.reference_error > self.tol["numeric-gradient"]:
+            elif compare and off.reference_error > self.tol["numeric-gradient"]:
                 unfaithful[name] = (off.numeric, off.reference)
         unchecked = stale + list(unfaithful)  # an agreement with such a forward proves nothing
         bad = {n: e for n, e in worst.items() if e > self.tol["numeric-gradient"] and n not in unchecked}
@@ -405,7 +467,26 @@ class LayerChecker:
                               f"{', '.join(misshapen)} from {self.spec.backward} is not shaped like its input"
                               + (f" ({checked} with the numerical gradient of your own forward)" if worst else ""),
                               fraction=(len(worst) - failed) / len(names), **detail)
+        if not own:
+            detail["yardstick"] = "right forward"
+            if not failed:
+                return self._test("numeric-gradient", case.name, True,
+                                  "your backward matches the gradient of the right forward "
+                                  f"({self.spec.forward} failed on this case, so {self.spec.backward} was given the "
+                                  f"cache it is documented to get, {self.layer.hints.cache_text})", **detail)
+            names_bad = ", ".join(f"{n} (relative error {e:.2g})" for n, e in bad.items())
+            return self._test("numeric-gradient", case.name, False,
+                              f"{names_bad} {'disagrees' if len(bad) == 1 else 'disagree'} with the gradient "
+                              f"of the right forward along random directions ({self.spec.forward} failed on this case, so "
+                              f"{self.spec.backward} was given the cache it is documented to get, "
+                              f"{self.layer.hints.cache_text}): the bug is in {self.spec.backward} too",
+                              fraction=(len(names) - failed) / len(names), **detail)
         if not failed:
+            if by_right and all(by_right.values()) and len(by_right) == len(worst):
+                detail["yardstick"] = "right forward"
+                return self._test("numeric-gradient", case.name, True,
+                                  "your backward matches the gradient of the right forward (not the numerical gradient "
+                                  f"of your own {self.spec.forward}, which is wrong on this case: fix it)", **detail)
             note = "" if run.forward_passed else f" (but {self.spec.forward} itself is wrong: fix it first)"
             return self._test("numeric-gradient", case.name, True,
                               "your backward matches the numerical gradient of your own forward" + note, **detail)
@@ -414,8 +495,9 @@ class LayerChecker:
             names_bad = ", ".join(f"{n} (relative error {e:.2g})" for n, e in bad.items())
             where = (f"your {self.spec.forward} is right, so the bug is in {self.spec.backward}" if run.forward_passed
                      else f"your {self.spec.forward} is wrong too: fix it first, then check {self.spec.backward} again")
+            either = " or with the right forward's gradient" if yardstick else ""
             problems.append(f"{names_bad} {'disagrees' if len(bad) == 1 else 'disagree'} with the numerical "
-                            f"gradient of your own forward: {where}")
+                            f"gradient of your own forward{either}: {where}")
         if stale:
             inputs = ", ".join(n[1:] for n in stale)
             problems.append(f"{self.spec.forward} returned exactly the same output when {inputs} moved by +h·v and "
@@ -434,14 +516,137 @@ class LayerChecker:
 
     def run(self) -> list[TestResult]:
         tests: list[TestResult] = []
+        seen: list[tuple[str, CaseRun, int]] = []  # (kind, run, index in tests)
         cases = self.cases()
         for case in cases:
             tests.append(self.run_forward(case))
+            run = self.runs[-1]
+            run.symptoms["forward"] = {"fails": False, "raises": False, "wrong": False} if tests[-1].details.get(
+                "passed") else _call_symptoms(run.forward) if not run.forward.ok else {
+                "fails": True, "raises": False, "wrong": True}
+            seen.append(("forward", run, len(tests) - 1))
         for run in self.runs:
             if "backward" in run.case.kinds:
                 tests.append(self.run_backward(run))
+                seen.append(("backward", run, len(tests) - 1))
         for run in self.runs:
             if "numeric-gradient" in run.case.kinds:
                 tests.append(self.run_numeric(run))
+        self.across(tests, seen)
         return tests
+
+    # -- across cases
+
+    def across(self, tests: list[TestResult], seen: list[tuple[str, CaseRun, int]]) -> None:
+        """A symptom seen on exactly the cases that share a feature (no padding, a non-square output,
+        overlapping windows ...) says where the bug is better than any one case: each failing test
+        with no diagnosis of its own gets the split and the feature's likely cause."""
+        features = self.layer.hints.features
+        if features is None:
+            return
+        table = {id(run): dict(features(run.case, run.inputs.args)) for _, run, _ in seen}
+        order = [key for key, _ in features(seen[0][1].case, seen[0][1].inputs.args)] if seen else []
+        for kind in ("forward", "backward"):
+            rows = [(run, i) for k, run, i in seen if k == kind and kind in run.symptoms]
+            fn = self.spec.forward if kind == "forward" else self.spec.backward
+            subjects = {"raises": f"{fn} raises an error", "wrong": f"{fn} gives wrong values",
+                        **{n: f"{n} is wrong" for n in self.layer.gradients}, "fails": f"{fn} fails"}
+            said: dict[str, str] = {}
+            for symptom, subject in subjects.items():
+                hit = [table[id(r)] for r, _ in rows if r.symptoms[kind].get(symptom) is True]
+                clear = [table[id(r)] for r, _ in rows if r.symptoms[kind].get(symptom) is False]
+                split = _split(order, hit, clear)
+                if split:
+                    said[symptom] = _splitting(subject, split, len(hit), len(hit) + len(clear))
+            for run, i in rows:
+                test, symptoms = tests[i], run.symptoms[kind]
+                if test.details.get("passed") or not _generic(test.details.get("diagnosis")):
+                    continue
+                lines = [line for symptom, line in said.items() if symptom != "fails" and symptoms.get(symptom)]
+                if not lines and symptoms.get("fails") and "fails" in said:
+                    lines = [said["fails"]]
+                if lines:
+                    tests[i] = replace(test, feedback=test.feedback.rstrip(".") + ". " + " ".join(lines),
+                                       details={**test.details, "across": True})
+
+
+# A backward that cannot use the documented cache (it unpacks or indexes one of its own making).
+_CACHE_MISMATCH = re.compile(r"values to unpack|tuple index out of range|not subscriptable|has no attribute|"
+                             r"KeyError|must be (?:str|int)|unhashable")
+
+
+def _generic(diagnosis: str | None) -> bool:
+    """A diagnosis that says what is wrong but not where (none at all, values at the wrong places, a
+    gradient breaking a property of every right one): the split across cases may still say where."""
+    return diagnosis is None or diagnosis == "misplaced" or diagnosis.endswith("-values")
+
+
+def _call_symptoms(result: CallResult) -> dict[str, bool]:
+    """What a call's failure tells across cases: raised, failed otherwise (a timeout), or nothing
+    (not made: an earlier case ended the function)."""
+    if result.ok:
+        return {"raises": False}
+    if result.kind == "dead":
+        return {}
+    return {"fails": True, "raises": result.kind in ("exception", "import")}
+
+
+def _split(order: list[str], hit: list[dict[str, bool]], clear: list[dict[str, bool]]) -> tuple[str, ...] | None:
+    """The feature (or, failing one, the pair of features) that holds on every case in ``hit`` and
+    on none in ``clear``; two features that split the cases alike are both said."""
+    if not hit or not clear:
+        return None
+    single = [k for k in order if all(t[k] for t in hit) and not any(t[k] for t in clear)]
+    if single:
+        return tuple(single[:2])
+    for a, b in combinations(order, 2):
+        if (all(t[a] or t[b] for t in hit) and not any(t[a] or t[b] for t in clear)
+                and any(t[a] and not t[b] for t in hit) and any(t[b] and not t[a] for t in hit)):
+            return (a, b, "or")
+    return None
+
+
+def _splitting(subject: str, split: tuple[str, ...], hits: int, known: int) -> str:
+    if split[-1] == "or":
+        a, b = FEATURES[split[0]], FEATURES[split[1]]
+        return (f"Across cases: {subject} on every case {a[0]} or {b[0]}, and on no other ({hits} of {known} cases): "
+                f"two bugs, it seems: {a[1]}; and {b[1]}.")
+    first = FEATURES[split[0]]
+    also = f" (these are also the cases {FEATURES[split[1]][0]})" if len(split) > 1 else ""
+    cause = first[1] + (f"; or {FEATURES[split[1]][1]}" if len(split) > 1 else "")
+    return f"Across cases: {subject} on every case {first[0]}{also}, and on no other ({hits} of {known} cases): {cause}."
+
+
+def misplaced(out: Any, expected: np.ndarray) -> str | None:
+    """A forward output whose entries are the right values at the wrong positions (and maybe some
+    never written): the windows were right, the loops or reshapes that place them were not."""
+    if not isinstance(out, np.ndarray) or out.shape != expected.shape or out.ndim < 3 or out.dtype.kind not in "fiu":
+        return None
+    got = out.astype(np.float64)
+    scale = max(float(np.abs(expected).max()), 1e-12)
+    close = lambda a, b: np.abs(a - b) <= 1e-9 * scale  # noqa: E731
+    right = close(got, expected)
+    blank = (got == 0) & ~right
+    moved_at = None
+    for lead in np.ndindex(*expected.shape[:2]):
+        values = np.sort(expected[lead].ravel())
+        for idx in zip(*np.nonzero(~right[lead] & ~blank[lead])):
+            v = got[lead + idx]
+            k = min(int(np.searchsorted(values, v)), values.size - 1)
+            near = min((abs(values[j] - v) for j in (k - 1, k) if 0 <= j < values.size))
+            if near > 1e-9 * scale:
+                return None  # a value that is no output's: not a placement bug
+            if moved_at is None:
+                source = tuple(int(n) for n in np.argwhere(close(expected[lead], v))[0])
+                moved_at = (lead + tuple(int(n) for n in idx), lead + source)
+    if moved_at is None:
+        return None
+    at, source = (", ".join(map(str, p)) for p in moved_at)
+    unwritten = int(blank.sum())
+    return (f"the output holds the right windows' results but not where they belong: out[{at}] holds what "
+            f"belongs at out[{source}]"
+            + (f", and {unwritten} of {got.size} entries are never written (still 0)" if unwritten else "")
+            + ": the result of window (i, j), whose rows start at i * stride and columns at j * stride, goes to "
+            "out[:, :, i, j]; check the loop bounds (i < H', j < W'), any counters, and the order of a reshape "
+            "or transpose")
 

@@ -66,12 +66,19 @@ class DirectionalCheck:
     analytic: float
     reference: float | None = None  # the reference forward's difference quotient at the same probes
     stale: bool = False  # the forward returned exactly the same output at both probes
+    right: float | None = None  # the right forward's derivative along the direction, <right gradient, v>
 
     @property
     def error(self) -> float:
         """Relative error of the numeric derivative against the backward's; infinite when
         either side is NaN or infinite."""
         return _relative(self.numeric, self.analytic)
+
+    @property
+    def right_error(self) -> float:
+        """Relative error of the backward's derivative against the right forward's (infinite without
+        one): the yardstick where the student's own forward is wrong."""
+        return float("inf") if self.right is None else _relative(self.right, self.analytic)
 
     @property
     def reference_error(self) -> float:
@@ -95,7 +102,7 @@ def _contract(out: np.ndarray, dout: np.ndarray) -> float | None:
 
 
 def directional(
-    forward: Callable[[np.ndarray], np.ndarray | None],
+    forward: Callable[[np.ndarray], np.ndarray | None] | None,
     point: np.ndarray,
     grad: np.ndarray,
     rng: np.random.Generator,
@@ -104,15 +111,25 @@ def directional(
     reference: Callable[[np.ndarray], np.ndarray] | None = None,
     directions: int = DIRECTIONS,
     h: float = H,
+    right: np.ndarray | None = None,
 ) -> list[DirectionalCheck] | None:
     """Check ``grad`` (the claimed gradient of sum(forward(.) * dout) at ``point``) along
     random unit directions.  ``forward`` returns the output (shaped like ``dout``), or None
     when it failed; then None.  ``reference``, when given, is the grader's forward, run at
-    the same probe points (see the module docstring)."""
+    the same probe points (see the module docstring).  ``right``, when given, is the right
+    gradient (the reference's backward for this ``dout``): each check also holds the right
+    forward's derivative along its direction, the yardstick where the student's forward is
+    wrong; with no ``forward`` (it failed on these inputs) that is the only one."""
     checks = []
     for _ in range(directions):
         v = rng.standard_normal(point.shape)
         v /= max(float(np.linalg.norm(v)), TINY)
+        along = None if right is None else float(np.sum(right * v))
+        if forward is None:
+            if along is None:
+                return None
+            checks.append(DirectionalCheck(name, along, float(np.sum(grad * v)), right=along))
+            continue
         out_plus, out_minus = forward(point + h * v), forward(point - h * v)
         if out_plus is None or out_minus is None:
             return None
@@ -124,5 +141,5 @@ def directional(
             ref_plus, ref_minus = _contract(reference(point + h * v), dout), _contract(reference(point - h * v), dout)
             expected = None if ref_plus is None or ref_minus is None else (ref_plus - ref_minus) / (2 * h)
         checks.append(DirectionalCheck(name, (plus - minus) / (2 * h), float(np.sum(grad * v)), expected,
-                                       bool(np.array_equal(out_plus, out_minus))))
+                                       bool(np.array_equal(out_plus, out_minus)), along))
     return checks

@@ -48,3 +48,6 @@ def test_cs231n_gets_only_cases_that_fit_exactly(part):
     assert any(h != w for h, w in outs), "cs231n's cases still have a non-square output"
     assert len(cases_for(part)) > len(exact)  # the native layout gets the others too
     assert not [c for c in (CONV_CASES if part == "conv" else POOL_CASES) if not c.divides and c in exact]
+    if part == "max_pool":  # windows that overlap and windows with gaps between them, both within cs231n's rule
+        assert any(c.stride < min(c.pool_height, c.pool_width) for c in exact)
+        assert any(c.stride > max(c.pool_height, c.pool_width) for c in exact)

@@ -43,6 +43,11 @@ VERDICTS = {
     "pool_window_start_unscaled": ("max_pool", False),
     "maxpool_backward_square_windows": ("max_pool", False), "pool_dx_from_ones": ("max_pool", False),
     "maxpool_backward_slice_height_wide": ("max_pool", False),
+    "conv_dw_columns_no_stride": ("conv", False), "conv_dw_square_output": ("conv", False),
+    "pool_forward_counter_wraps": ("max_pool", False), "pool_forward_steps_by_stride": ("max_pool", False),
+    "maxpool_backward_argmax_separately": ("max_pool", False), "maxpool_backward_ones_assign": ("max_pool", False),
+    "maxpool_backward_starts_by_window": ("max_pool", False),
+    "conv_channels_hardcoded_three": ("conv", False), "maxpool_backward_hardcoded_2x2": ("max_pool", False),
 }
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from grader.grading import grade_submission
 from grader.report import write
+from grader.report.common import num
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -31,7 +32,7 @@ def test_the_report_renders_every_test_and_the_score(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
-    assert f"{report.score:.2f}" in dom and f"{report.percent:.1f}%" in dom
+    assert f"<strong>{num(report.score)}</strong>" in dom and f"{report.percent:.1f}%" in dom
     for test in report.tests:
         assert test.name.split(": ", 1)[-1] in dom, test.name
     assert "<svg" in dom  # heat maps and speed bars drew

@@ -76,6 +76,19 @@ CASES = {
     "pool_dx_from_ones": (POOLS, {("max_pool", "backward"), ("avg_pool", "backward")}, "dx starts from ones", ()),
     "maxpool_backward_slice_height_wide": (POOLS, {("max_pool", "backward")}, "the width is taken from pool_height",
                                            ("avg_pool",)),
+    # read from what any right answer satisfies, or from the cases a symptom shows on (study 3's unnamed parts)
+    "conv_dw_columns_no_stride": (CONV, {("conv", "backward")}, "dw is wrong on every case with stride > 1", ()),
+    "conv_dw_square_output": (CONV, {("conv", "backward")}, "on every case whose output is not square", ()),
+    "pool_forward_counter_wraps": (POOLS, {("max_pool", "forward")}, "holds what belongs at out[", ("avg_pool",)),
+    "pool_forward_steps_by_stride": (POOLS, {("max_pool", "forward")}, "on every case with stride > 1",
+                                     ("avg_pool",)),
+    "maxpool_backward_argmax_separately": (POOLS, {("max_pool", "backward")}, "not the maximum of any window",
+                                           ("avg_pool",)),
+    "maxpool_backward_ones_assign": (POOLS, {("max_pool", "backward")}, "dx starts from ones", ("avg_pool",)),
+    "maxpool_backward_starts_by_window": (POOLS, {("max_pool", "backward")}, "on every case whose windows overlap",
+                                          ("avg_pool",)),
+    "conv_channels_hardcoded_three": (CONV, {("conv", "forward")}, "a hard-coded 3 (0:3, RGB) where C belongs", ()),
+    "maxpool_backward_hardcoded_2x2": (POOLS, {("max_pool", "backward")}, "stride x stride", ("avg_pool",)),
 }
 
 

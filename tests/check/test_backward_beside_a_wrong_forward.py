@@ -1,0 +1,80 @@
+"""A right backward loses nothing to its forward's bug (issue 13: no correct part loses a point).
+
+Where the student's forward is wrong, the numeric-gradient test takes the right forward's numerical
+gradient as the yardstick too; where the forward fails, the backward is tested with the cache the
+layout documents, ``(x, w, b, conv_param)`` or ``(x, pool_param)``.  Whether each fixture's backward
+is right is decided here by torch's autograd, calling the fixture's backward with that cache."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.checks.cases import cases_for, conv_inputs, pool_inputs
+from grader.grading import grade_submission
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+FIXTURES = Path(__file__).resolve().parents[1] / "submissions"
+CONFIG = Path(__file__).resolve().parent / "fast.toml"
+
+# fixture: (part, the forward raises somewhere rather than only giving wrong values)
+FORWARD_ONLY = {
+    "conv_flipped": ("conv", False), "conv_no_stride": ("conv", False),
+    "conv_no_bias": ("conv", False), "conv_square_kernel_only": ("conv", True),
+    "pool_forward_counter_wraps": ("max_pool", False), "pool_forward_steps_by_stride": ("max_pool", False),
+}
+
+
+def _backward_is_right(name: str, part: str) -> bool:
+    file = FIXTURES / name / ("conv.py" if part == "conv" else "pool.py")
+    spec = importlib.util.spec_from_file_location(f"fixture_{name}_bwd", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for case in cases_for(part):
+        if part == "conv":
+            x, w, b, p = conv_inputs(case, 1, part, True).args
+            tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+            out = F.conv2d(*tensors, stride=p["stride"], padding=p["pad"], dilation=p["dilation"])
+            cache = (x, w, b, p)
+        else:
+            x, p = pool_inputs(case, 1, part).args
+            tensors = [torch.tensor(x, requires_grad=True)]
+            out = F.max_pool2d(tensors[0], (p["pool_height"], p["pool_width"]), p["stride"])
+            cache = (x, p)
+        dout = np.random.default_rng(3).standard_normal(tuple(out.shape))
+        out.backward(torch.tensor(dout))
+        grads = getattr(module, f"{part}_backward")(dout, cache)
+        grads = grads if part == "conv" else (grads,)
+        if case.__dict__.get("ties"):
+            continue  # the fixtures route ties to the first maximum, as torch may not
+        if not all(np.allclose(g, t.grad.numpy(), atol=1e-9) for g, t in zip(grads, tensors)):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_ONLY))
+def test_a_right_backward_keeps_its_points(name):
+    part, raises = FORWARD_ONLY[name]
+    assert _backward_is_right(name, part), "the fixture's backward must be right by torch for this test to mean much"
+    report = grade_submission(FIXTURES / name, parts=part, seed=11, device="cpu", config_path=CONFIG)
+    forward = [t for t in report.tests if t.part == part and t.kind == "forward"]
+    assert any(not t.passed for t in forward)  # the forward bug is caught
+    if raises:
+        assert any("failed:" in t.feedback for t in forward if not t.passed)
+    later = [t for t in report.tests if t.part == part and t.kind in ("backward", "numeric-gradient")]
+    assert later and all(t.passed and t.score == pytest.approx(t.max_score) for t in later), [
+        (t.name, t.feedback) for t in later if not t.passed]
+    if raises:  # tested with the documented cache where the forward failed, and saying so
+        assert any("documented to return" in t.feedback for t in later)
+
+
+def test_a_wrong_backward_still_fails_beside_a_wrong_forward():
+    # conv_forward_wrong_backward_consistent: both wrong, the backward consistent with its own forward
+    report = grade_submission(FIXTURES / "conv_forward_wrong_backward_consistent", parts="conv", seed=11,
+                              device="cpu", config_path=CONFIG)
+    backward = [t for t in report.tests if t.kind == "backward"]
+    assert backward and not all(t.passed for t in backward)
