@@ -102,6 +102,8 @@ POOL_CASES = (
     PoolCase("ties, non-square output", (2, 2, 4, 6), 2, 2, 2, ties=True, kinds=("forward", "backward")),
     # a window neither square nor the stride's size: tells a height used for the width from stride-sized windows
     PoolCase("tall windows, stride 1", (1, 2, 5, 7), 3, 2, 1, kinds=("forward", "backward")),
+    # the stride equal to a window other than 2x2: tells "stride = window" code from code written for 2x2, stride 2
+    PoolCase("3x3 windows, stride 3", (1, 2, 9, 9), 3, 3, 3, kinds=("forward", "backward")),
     # the stride larger than the window: rows and columns between windows get no gradient at all
     PoolCase("gaps between windows, stride 3", (2, 2, 5, 8), 2, 2, 3, kinds=("forward", "backward")),
 )

@@ -94,6 +94,8 @@ ERROR_HINTS = (
     (re.compile(r"unexpected keyword argument '(newshape|dims)'"),
      "a NumPy keyword this code uses is gone from NumPy 2 (reshape's newshape=, unravel_index's dims=): pass "
      "the shape positionally"),
+    (re.compile(r"'numpy.ndarray' object has no attribute 'itemset'"),
+     "ndarray.itemset is gone from NumPy 2: write a[i, j] = value (or a[i, j] += value)"),
     (re.compile(r"module 'numpy' has no attribute '(int|float|bool|object)'"),
      "np.int, np.float and the like are gone from numpy (since 1.24): use int, float, or np.int64 / np.float64"),
     (re.compile(r"index \d+ is out of bounds for axis [23]"),
@@ -571,8 +573,9 @@ class LayerChecker:
 
 
 # A backward that cannot use the documented cache (it unpacks or indexes one of its own making).
-_CACHE_MISMATCH = re.compile(r"values to unpack|tuple index out of range|not subscriptable|has no attribute|"
-                             r"KeyError|must be (?:str|int)|unhashable")
+_CACHE_MISMATCH = re.compile(r"values to unpack|tuple index out of range|not subscriptable|"
+                             r"'(?:tuple|dict|list)' object has no attribute|KeyError|"
+                             r"(?:tuple|list) indices must be|unhashable")
 
 
 def _generic(diagnosis: str | None) -> bool:

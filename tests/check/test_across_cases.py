@@ -148,3 +148,22 @@ def test_a_hard_coded_three_channels_is_read_from_the_broadcast_error():
     # with 3 channels there is nothing to say about it
     assert hints.error((np.zeros((3, 3, 6, 6)), np.zeros((5, 3, 3, 3)), np.zeros(5), {"stride": 1, "pad": 0}),
                        text) is None
+
+
+def test_a_backward_s_own_error_on_the_documented_cache_is_reported():
+    from grader.checks.layers import _CACHE_MISMATCH, error_hint
+
+    # errors that say the backward wanted a cache of its own making: the test is then "not run"
+    for text in ("ValueError: not enough values to unpack (expected 5, got 4)",
+                 "IndexError: tuple index out of range", "AttributeError: 'tuple' object has no attribute 'x_pad'",
+                 "TypeError: tuple indices must be integers or slices, not str", "KeyError: 'x_pad'"):
+        assert _CACHE_MISMATCH.search(text), text
+    # the backward's own bugs are reported with their hints, not hidden as "not run"
+    for text in ("AttributeError: module 'numpy.lib' has no attribute 'pad'",
+                 "AttributeError: 'numpy.ndarray' object has no attribute 'itemset'",
+                 "ValueError: could not broadcast input array from shape (1,5,5) into shape (1,0,0)"):
+        assert not _CACHE_MISMATCH.search(text), text
+    try:
+        np.zeros(3).itemset(0, 1.0)
+    except AttributeError as exc:  # NumPy 2's own words
+        assert "gone from NumPy 2" in error_hint(f"AttributeError: {exc}")
