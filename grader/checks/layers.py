@@ -299,6 +299,9 @@ class LayerChecker:
         else:
             grads = (value,)
         problems, errors, diagnoses, maps, accepted, bad = [], {}, [], {}, [], []
+        # a backward that wrote into its cache reads, in later windows, an x it changed: that explains
+        # wrong values better than any property of them
+        mutated = any(e.code == "mutated-input" for e in result.events)
         for name, got, want in zip(names, grads, expected):
             want = np.asarray(want)
             issue = check_array(got, want, name)
@@ -333,7 +336,7 @@ class LayerChecker:
                     text += (f": {name} is all zeros: nothing is ever added into it (is a loop body still "
                              "`pass`, or is the result assigned to another name?)")
                 values = self.layer.hints.values
-                why = values(name, got, run.inputs.args, dout) if values and not found else None
+                why = values(name, got, run.inputs.args, dout) if values and not found and not mutated else None
                 if found:
                     text += f": {found[1]}"
                     diagnoses.append(found[0])
@@ -353,6 +356,11 @@ class LayerChecker:
             return self._test("backward", case.name, True, f"correct (relative errors {detail}){via}",
                               rel_errors=errors)
         feedback = "; ".join(problems) + via
+        if mutated:  # and a gradient is wrong: likely the cause (said instead of a split across cases)
+            diagnoses.insert(0, "mutated-cache")
+            feedback += (f". {self.spec.backward} changed its input cache in place during this call: windows read "
+                         "after the change see the changed x (a slice such as x[..., i:i + h, j:j + w] is a view: "
+                         "writing into it writes into x); work on a copy (window.copy()) or build a separate mask")
         if run.forward_problem and not via:
             feedback += f" (your {self.spec.forward} is also wrong on this case)"
         return self._test("backward", case.name, False, feedback, fraction=right / len(names), rel_errors=errors,

@@ -89,6 +89,8 @@ CASES = {
                                           ("avg_pool",)),
     "conv_channels_hardcoded_three": (CONV, {("conv", "forward")}, "a hard-coded 3 (0:3, RGB) where C belongs", ()),
     "maxpool_backward_hardcoded_2x2": (POOLS, {("max_pool", "backward")}, "stride x stride", ("avg_pool",)),
+    "maxpool_backward_writes_into_cache": (POOLS, {("max_pool", "backward")}, "changed its input cache in place",
+                                           ("avg_pool",)),
 }
 
 
