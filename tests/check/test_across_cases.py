@@ -167,3 +167,14 @@ def test_a_backward_s_own_error_on_the_documented_cache_is_reported():
         np.zeros(3).itemset(0, 1.0)
     except AttributeError as exc:  # NumPy 2's own words
         assert "gone from NumPy 2" in error_hint(f"AttributeError: {exc}")
+
+
+def test_misplaced_says_nothing_about_non_finite_or_empty_outputs():
+    right = np.arange(24, dtype=np.float64).reshape(1, 2, 3, 4) + 1.0
+    wrong = right[:, :, ::-1, :].copy()
+    assert misplaced(wrong, right)  # rows in reverse order: every value is there, misplaced
+    wrong[0, 0, 0, 0] = np.nan
+    assert misplaced(wrong, right) is None
+    wrong[0, 0, 0, 0] = np.inf
+    assert misplaced(wrong, right) is None
+    assert misplaced(np.zeros((1, 1, 0, 0)), np.zeros((1, 1, 0, 0))) is None
