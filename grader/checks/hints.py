@@ -42,7 +42,9 @@ def output_size_hint(part: str, args: tuple, got: Any, expected: tuple[int, ...]
                    ((len(range(0, H, S)), len(range(0, W, S))), "one output per stride step of the whole input: "
                     "the last windows run past the edge; H' = (H - pool_height) // stride + 1"),
                    (((H - ph) // S + 1, (W - ph) // S + 1), "the width is computed with the window's height: "
-                    "W' = (W - pool_width) // stride + 1 (right only for square windows)")]
+                    "W' = (W - pool_width) // stride + 1 (right only for square windows)"),
+                   ((ph, pw), "the output is allocated pool_height x pool_width, the size of one window: H' and W' "
+                    "count the windows, H' = (H - pool_height) // stride + 1, W' = (W - pool_width) // stride + 1")]
     found = [why for shape, why in guesses if tuple(got.shape[2:]) == shape != tuple(expected[2:])]
     if len(found) > 1:  # on this case two mistakes give the same size: say both, not the wrong one alone
         return "either " + "; or ".join(found)

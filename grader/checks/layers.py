@@ -94,6 +94,11 @@ ERROR_HINTS = (
     (re.compile(r"unexpected keyword argument '(newshape|dims)'"),
      "a NumPy keyword this code uses is gone from NumPy 2 (reshape's newshape=, unravel_index's dims=): pass "
      "the shape positionally"),
+    (re.compile(r"can only convert an array of size 1 to a Python scalar|only length-1 arrays can be converted|"
+                r"only 0-dimensional arrays can be converted"),
+     "a number was taken (.item(), int(), float()) from an array of several values: at a tie, np.where(window == "
+     "window.max()) finds every maximum; take one with k = np.argmax(window) and its row and column with "
+     "np.unravel_index(k, window.shape)"),
     (re.compile(r"'numpy.ndarray' object has no attribute 'itemset'"),
      "ndarray.itemset is gone from NumPy 2: write a[i, j] = value (or a[i, j] += value)"),
     (re.compile(r"module 'numpy' has no attribute '(int|float|bool|object)'"),

@@ -178,3 +178,24 @@ def test_misplaced_says_nothing_about_non_finite_or_empty_outputs():
     wrong[0, 0, 0, 0] = np.inf
     assert misplaced(wrong, right) is None
     assert misplaced(np.zeros((1, 1, 0, 0)), np.zeros((1, 1, 0, 0))) is None
+
+
+def test_a_number_taken_from_several_maxima_is_explained():
+    from grader.checks.layers import error_hint
+
+    window = np.array([[2.0, 0.0], [2.0, 1.0]])  # a tie: two maxima
+    rows, _ = np.where(window == window.max())
+    try:
+        rows.item()
+    except ValueError as exc:  # numpy's own words
+        assert "np.argmax(window)" in error_hint(f"ValueError: {exc}")
+
+
+def test_an_output_the_size_of_one_window_is_named():
+    from grader.checks.hints import output_size_hint
+
+    x = np.zeros((2, 2, 6, 8))
+    p = {"pool_height": 2, "pool_width": 4, "stride": 2}
+    right = tuple(torch.nn.functional.max_pool2d(torch.tensor(x), (2, 4), 2).shape)  # (2, 2, 3, 3)
+    said = output_size_hint("max_pool", (x, p), np.zeros((2, 2, 2, 4)), right)
+    assert said and "the size of one window" in said
