@@ -78,3 +78,17 @@ def test_a_wrong_backward_still_fails_beside_a_wrong_forward():
                               device="cpu", config_path=CONFIG)
     backward = [t for t in report.tests if t.kind == "backward"]
     assert backward and not all(t.passed for t in backward)
+
+
+def test_a_backward_of_another_cache_is_not_run_where_its_forward_failed():
+    # conv_caches_padded_x caches (x_pad, w, b, conv_param): its backward is right for that cache and
+    # would misread the documented one, so where its forward refuses (non-square kernels) it is not run
+    report = grade_submission(FIXTURES / "conv_caches_padded_x", parts="conv", seed=11, device="cpu",
+                              config_path=CONFIG)
+    backward = [t for t in report.tests if t.kind == "backward"]
+    assert {t.status for t in backward} == {"passed", "not run"}, [(t.name, t.feedback) for t in backward]
+    assert all("gave no cache" in t.feedback for t in backward if t.status == "not run")
+    # and where the forward returns the documented cache, the fallback is taken (conv_square_kernel_only)
+    report = grade_submission(FIXTURES / "conv_square_kernel_only", parts="conv", seed=11, device="cpu",
+                              config_path=CONFIG)
+    assert any("documented to return" in t.feedback and t.passed for t in report.tests if t.kind == "backward")
