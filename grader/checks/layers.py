@@ -190,17 +190,19 @@ class LayerChecker:
             self.session.restart()
         return result
 
-    def keeps_documented_cache(self) -> bool:
+    def keeps_documented_cache(self) -> bool | None:
         """Whether the student's forward returns the cache the layout documents, ``(x, w, b, conv_param)``,
-        wherever it returns one (and it does somewhere): only then may its backward be given that cache
-        where the forward failed.  A forward that caches something else (the padded x, im2col columns)
-        has a backward that expects it, and would fail on the documented one through no bug of its own."""
+        wherever it returns one: True, and its backward is tested on that cache where the forward
+        failed; False (it caches something else, the padded x, im2col columns: its backward expects
+        that, and would fail on the documented one through no bug of its own), and it is not run there;
+        None when the forward never returns a cache (nothing is known: only a pass on the documented
+        cache counts, anything else is "not run", with what happened)."""
         documented = self.layer.hints.cache
         if documented is None:
             return False
         if not hasattr(self, "_keeps_documented"):
             own = [run for run in self.runs if run.out is not None]
-            self._keeps_documented = bool(own) and all(
+            self._keeps_documented = None if not own else all(
                 _same(run.cache, documented(run.inputs.args)) for run in own)
         return self._keeps_documented
 
@@ -287,20 +289,27 @@ class LayerChecker:
         run.inputs.dout = dout
         not_run = f"not run: {self.spec.forward} gave no cache for this case ({run.forward_problem})"
         documented = self.layer.hints.cache
-        if run.out is None and not self.keeps_documented_cache():
+        keeps = self.keeps_documented_cache() if run.out is None else True
+        if run.out is None and keeps is False:
             return self._test("backward", case.name, False, not_run)
         expected = self.truth.backward(self.layer, case, dout, run.expected_cache)
         via = ""
         if run.out is None:
             # the forward failed here: the backward is still tested, on the cache the layout documents
-            # (built from the inputs alone); a backward that needs more than that is left not run
+            # (built from the inputs alone), where the forward returns that cache elsewhere; where it never
+            # returns one, only a pass counts, and what went wrong is said in the "not run"
             run.cache = documented(run.inputs.args)
             via = (f" (with the cache {self.spec.forward} is documented to return, "
                    f"{self.layer.hints.cache_text}, since it failed on this case)")
         result = self.call_backward(dout, run.cache)
-        if via and not result.ok and (result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "")):
-            run.cache = None  # it wanted a cache of its own making: nothing is known about it here
-            return self._test("backward", case.name, False, not_run)
+        if via and not result.ok and (result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "")
+                                      or keeps is None):
+            run.cache = None  # it may want a cache of its own making: nothing is known for sure here
+            told = "" if result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "") else (
+                f"; given the cache it is documented to get, {self.layer.hints.cache_text}, "
+                f"{failure(self.spec.backward, result)}{self.error_hint(run.inputs.args, result)}: if "
+                f"{self.spec.backward} takes that cache, this is a bug of its own")
+            return self._test("backward", case.name, False, not_run + told)
         run.symptoms["backward"] = _call_symptoms(result)
         if not result.ok:
             return self._test("backward", case.name, False, failure(self.spec.backward, result)
@@ -365,6 +374,12 @@ class LayerChecker:
                 problems.append(text)
                 bad.append(name)
                 maps[name] = heatmap(got, want)
+        if problems and via and keeps is None:  # nothing says it takes that cache: unknown, not failed
+            run.cache = None
+            return self._test("backward", case.name, False,
+                              f"{not_run}; given the cache it is documented to get, {self.layer.hints.cache_text}, "
+                              f"{'; '.join(problems)}: if {self.spec.backward} takes that cache, this is a bug of "
+                              "its own")
         run.symptoms["backward"] = {"fails": bool(problems), "raises": False, **{n: n in bad for n in names}}
         right = len(names) - len(problems)
         if not problems:

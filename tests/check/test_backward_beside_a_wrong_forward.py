@@ -92,3 +92,19 @@ def test_a_backward_of_another_cache_is_not_run_where_its_forward_failed():
     report = grade_submission(FIXTURES / "conv_square_kernel_only", parts="conv", seed=11, device="cpu",
                               config_path=CONFIG)
     assert any("documented to return" in t.feedback and t.passed for t in report.tests if t.kind == "backward")
+
+
+def test_a_forward_that_never_runs_leaves_only_a_pass_to_its_backward(tmp_path):
+    # the example's conv with a forward that always raises: nothing says what cache its backward takes,
+    # so a pass on the documented one counts (the backward is right by torch, checked above for the
+    # example's code) and anything else would be "not run", with what happened
+    source = (Path(__file__).resolve().parents[2] / "examples" / "submission" / "conv.py").read_text()
+    source = source.replace('    stride, pad, dilation = _settings(conv_param)\n    N, C, H, W = x.shape\n    F, _, HH, WW = w.shape\n\n    # extent',
+                            '    raise RuntimeError("not written yet")\n    stride, pad, dilation = _settings(conv_param)\n'
+                            '    N, C, H, W = x.shape\n    F, _, HH, WW = w.shape\n\n    # extent', 1)
+    assert "not written yet" in source
+    (tmp_path / "conv.py").write_text(source)
+    report = grade_submission(tmp_path, parts="conv", seed=11, device="cpu", config_path=CONFIG)
+    backward = [t for t in report.tests if t.kind == "backward"]
+    assert backward and all(t.passed and "documented to return" in t.feedback for t in backward)
+    assert not any(t.passed for t in report.tests if t.kind == "forward")
