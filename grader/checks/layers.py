@@ -302,14 +302,12 @@ class LayerChecker:
             via = (f" (with the cache {self.spec.forward} is documented to return, "
                    f"{self.layer.hints.cache_text}, since it failed on this case)")
         result = self.call_backward(dout, run.cache)
-        if via and not result.ok and (result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "")
-                                      or keeps is None):
-            run.cache = None  # it may want a cache of its own making: nothing is known for sure here
-            told = "" if result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "") else (
-                f"; given the cache it is documented to get, {self.layer.hints.cache_text}, "
-                f"{failure(self.spec.backward, result)}{self.error_hint(run.inputs.args, result)}: if "
-                f"{self.spec.backward} takes that cache, this is a bug of its own")
-            return self._test("backward", case.name, False, not_run + told)
+        if via and not result.ok:
+            if result.kind != "exception" or _CACHE_MISMATCH.search(result.error or ""):
+                return self._untested(run, not_run)  # it wants a cache of its own making
+            if keeps is None:
+                return self._untested(run, not_run, failure(self.spec.backward, result)
+                                      + self.error_hint(run.inputs.args, result))
         run.symptoms["backward"] = _call_symptoms(result)
         if not result.ok:
             return self._test("backward", case.name, False, failure(self.spec.backward, result)
@@ -375,11 +373,7 @@ class LayerChecker:
                 bad.append(name)
                 maps[name] = heatmap(got, want)
         if problems and via and keeps is None:  # nothing says it takes that cache: unknown, not failed
-            run.cache = None
-            return self._test("backward", case.name, False,
-                              f"{not_run}; given the cache it is documented to get, {self.layer.hints.cache_text}, "
-                              f"{'; '.join(problems)}: if {self.spec.backward} takes that cache, this is a bug of "
-                              "its own")
+            return self._untested(run, not_run, "; ".join(problems))
         run.symptoms["backward"] = {"fails": bool(problems), "raises": False, **{n: n in bad for n in names}}
         right = len(names) - len(problems)
         if not problems:
@@ -399,6 +393,15 @@ class LayerChecker:
             feedback += f" (your {self.spec.forward} is also wrong on this case)"
         return self._test("backward", case.name, False, feedback, fraction=right / len(names), rel_errors=errors,
                           diagnosis=diagnoses[0] if diagnoses else None, heatmap=next(iter(maps.values()), None))
+
+    def _untested(self, run: CaseRun, not_run: str, on_documented: str | None = None) -> TestResult:
+        """A backward test left not run where the forward gave no cache; ``on_documented``: what the
+        backward did on the documented cache, said (it may be its own bug) but not scored as one."""
+        run.cache = None
+        if on_documented:
+            not_run += (f"; given the cache it is documented to get, {self.layer.hints.cache_text}, {on_documented}: "
+                        f"if {self.spec.backward} takes that cache, this is a bug of its own")
+        return self._test("backward", run.case.name, False, not_run)
 
     def diagnose_backward(self, run: CaseRun, dout: np.ndarray, index: int, got: np.ndarray,
                           expected: np.ndarray) -> tuple[str, str] | None:
@@ -565,9 +568,12 @@ class LayerChecker:
         for case in cases:
             tests.append(self.run_forward(case))
             run = self.runs[-1]
-            run.symptoms["forward"] = {"fails": False, "raises": False, "wrong": False} if tests[-1].details.get(
-                "passed") else _call_symptoms(run.forward) if not run.forward.ok else {
-                "fails": True, "raises": False, "wrong": True}
+            if tests[-1].details.get("passed"):
+                run.symptoms["forward"] = {"fails": False, "raises": False, "wrong": False}
+            elif run.forward.ok:  # it returned, something wrong
+                run.symptoms["forward"] = {"fails": True, "raises": False, "wrong": True}
+            else:
+                run.symptoms["forward"] = _call_symptoms(run.forward)
             seen.append(("forward", run, len(tests) - 1))
         for run in self.runs:
             if "backward" in run.case.kinds:

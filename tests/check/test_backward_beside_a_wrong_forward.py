@@ -1,24 +1,23 @@
 """A right backward loses nothing to its forward's bug (issue 13: no correct part loses a point).
 
-Where the student's forward is wrong, the numeric-gradient test takes the right forward's numerical
-gradient as the yardstick too; where the forward fails, the backward is tested with the cache the
-layout documents, ``(x, w, b, conv_param)`` or ``(x, pool_param)``.  Whether each fixture's backward
-is right is decided here by torch's autograd, calling the fixture's backward with that cache."""
+Where the student's forward is wrong, the numeric-gradient test takes the right forward's gradient
+as the yardstick too; where the forward fails, the backward is tested with the cache the layout
+documents, ``(x, w, b, conv_param)`` or ``(x, pool_param)``, when the forward returns that cache
+wherever it runs.  Whether each fixture's backward is right is decided here by torch's autograd,
+calling the fixture's backward with that cache."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.checks.cases import cases_for, conv_inputs, pool_inputs
+from grader.checks.cases import cases_for
 from grader.grading import grade_submission
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-FIXTURES = Path(__file__).resolve().parents[1] / "submissions"
+pytest.importorskip("torch")
+from torch_truth import FIXTURES, load_fixture, torch_case  # noqa: E402 - after torch is known to be there
 CONFIG = Path(__file__).resolve().parent / "fast.toml"
 
 # fixture: (part, the forward raises somewhere rather than only giving wrong values)
@@ -30,24 +29,10 @@ FORWARD_ONLY = {
 
 
 def _backward_is_right(name: str, part: str) -> bool:
-    file = FIXTURES / name / ("conv.py" if part == "conv" else "pool.py")
-    spec = importlib.util.spec_from_file_location(f"fixture_{name}_bwd", file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_fixture(name, part, "_bwd")
     for case in cases_for(part):
-        if part == "conv":
-            x, w, b, p = conv_inputs(case, 1, part, True).args
-            tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
-            out = F.conv2d(*tensors, stride=p["stride"], padding=p["pad"], dilation=p["dilation"])
-            cache = (x, w, b, p)
-        else:
-            x, p = pool_inputs(case, 1, part).args
-            tensors = [torch.tensor(x, requires_grad=True)]
-            out = F.max_pool2d(tensors[0], (p["pool_height"], p["pool_width"]), p["stride"])
-            cache = (x, p)
-        dout = np.random.default_rng(3).standard_normal(tuple(out.shape))
-        out.backward(torch.tensor(dout))
-        grads = getattr(module, f"{part}_backward")(dout, cache)
+        args, tensors, _, dout = torch_case(part, case, 1, dout_seed=3)
+        grads = getattr(module, f"{part}_backward")(dout, tuple(args))  # the documented cache: the inputs
         grads = grads if part == "conv" else (grads,)
         if case.__dict__.get("ties"):
             continue  # the fixtures route ties to the first maximum, as torch may not

@@ -8,18 +8,14 @@ must agree, with any valid subgradient at ties accepted as the issue asks."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from grader.checks.cases import cases_for, conv_inputs, pool_inputs
+from grader.checks.cases import cases_for
 from grader.checks.ties import is_valid_max_pool_gradient
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-FIXTURES = Path(__file__).resolve().parents[1] / "submissions"
+pytest.importorskip("torch")
+from torch_truth import load_fixture, torch_case  # noqa: E402 - after torch is known to be there
 
 # fixture: (part, right according to torch?)
 VERDICTS = {
@@ -52,32 +48,12 @@ VERDICTS = {
 }
 
 
-def _load(name: str, part: str):
-    file = FIXTURES / name / ("conv.py" if part == "conv" else "pool.py")
-    spec = importlib.util.spec_from_file_location(f"fixture_{name}", file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _agrees_with_torch(module, part: str, case, seed: int) -> bool:
     """Whether the module's forward and backward match torch on this case (any valid subgradient at ties)."""
-    if part == "conv":
-        inputs = conv_inputs(case, seed, part, True)
-        x, w, b, p = inputs.args
-        tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
-        expected = F.conv2d(*tensors, stride=p["stride"], padding=p["pad"], dilation=p["dilation"])
-    else:
-        inputs = pool_inputs(case, seed, part)
-        x, p = inputs.args
-        tensors = [torch.tensor(x, requires_grad=True)]
-        pool = F.max_pool2d if part == "max_pool" else F.avg_pool2d
-        expected = pool(tensors[0], (p["pool_height"], p["pool_width"]), p["stride"])
-    dout = np.random.default_rng(seed).standard_normal(tuple(expected.shape))
-    expected.backward(torch.tensor(dout))
+    args, tensors, expected, dout = torch_case(part, case, seed)
     try:
         out, cache = getattr(module, f"{part}_forward")(*[np.copy(a) if isinstance(a, np.ndarray) else dict(a)
-                                                         for a in inputs.args])
+                                                         for a in args])
         grads = getattr(module, f"{part}_backward")(dout.copy(), cache)
     except Exception:  # noqa: BLE001 - a crash is a disagreement
         return False
@@ -89,7 +65,7 @@ def _agrees_with_torch(module, part: str, case, seed: int) -> bool:
         if np.shape(got) != want.shape:
             return False
         if not np.allclose(got, want, atol=1e-9):
-            if not (part == "max_pool" and is_valid_max_pool_gradient(x, p, dout, np.asarray(got))):
+            if not (part == "max_pool" and is_valid_max_pool_gradient(*args, dout, np.asarray(got))):
                 return False
     return True
 
@@ -97,6 +73,6 @@ def _agrees_with_torch(module, part: str, case, seed: int) -> bool:
 @pytest.mark.parametrize("name", sorted(VERDICTS))
 def test_the_fixture_is_what_torch_says(name):
     part, right = VERDICTS[name]
-    module = _load(name, part)
+    module = load_fixture(name, part)
     agreements = [_agrees_with_torch(module, part, case, 1) for case in cases_for(part)]
     assert all(agreements) if right else not all(agreements), (name, agreements)
