@@ -110,7 +110,9 @@ class Hints:
       window maxima, none outside the windows);
     - ``cache(args) -> cache``: the cache the layout documents its forward returns (cs231n's
       ``(x, w, b, conv_param)``), built from the forward's arguments alone: where the student's
-      forward failed, the backward is still tested with it rather than left not run."""
+      forward failed, the backward is still tested with it rather than left not run;
+    - ``cache_items(args) -> {name: value}``: what else a forward's own cache is commonly made of
+      (the padded x): where it always returns such a cache, it is rebuilt where it failed."""
 
     output: Callable | None = None
     gradient: Callable | None = None
@@ -121,6 +123,9 @@ class Hints:
     values: Callable | None = None
     cache: Callable | None = None  # (args) -> the cache the layout documents its forward returns
     cache_text: str = ""  # how the layout writes that cache, "(x, w, b, conv_param)"
+    # (args) -> {name: value}: what a forward's own cache may hold, built from its arguments (x, w, b,
+    # conv_param, the padded x): a cache made of these alone is rebuilt where that forward failed
+    cache_items: Callable | None = None
 
 
 @dataclass(frozen=True)

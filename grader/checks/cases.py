@@ -106,6 +106,12 @@ POOL_CASES = (
     PoolCase("3x3 windows, stride 3", (1, 2, 9, 9), 3, 3, 3, kinds=("forward", "backward")),
     # the stride larger than the window: rows and columns between windows get no gradient at all
     PoolCase("gaps between windows, stride 3", (2, 2, 5, 8), 2, 2, 3, kinds=("forward", "backward")),
+    # a non-square window whose windows never overlap: tells a height used for the width from "+= over
+    # overlapping windows" (every other non-square window here overlaps)
+    PoolCase("2x3 windows apart, stride 3", (1, 2, 5, 9), 2, 3, 3, kinds=("forward", "backward")),
+    # W - pool_width fits the stride, W - pool_height does not: cs231n's own im2col_indices asserts the
+    # latter (field_height for the width), and refuses this valid case
+    PoolCase("2x3 windows, stride 2", (2, 2, 6, 9), 2, 3, 2, kinds=("forward", "backward")),
 )
 
 def cases_for(part: str, with_dilation: bool = True, exact_fit: bool = False) -> tuple[ConvCase | PoolCase, ...]:

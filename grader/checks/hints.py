@@ -66,6 +66,9 @@ def unpadding_hint(got: Any, x_shape: tuple[int, ...], pad: int) -> str | None:
         return ("dx is 2 * pad smaller than x in each direction: the x in the cache is the unpadded input, used as "
                 "if it were padded (pad it again in the backward, x_pad = np.pad(x, ...), accumulate into dx_pad, and "
                 "crop dx_pad[:, :, pad:pad + H, pad:pad + W])")
+    if pad == 0 and (h, w) == (H - 1, W - 1):
+        return ("dx is one row and one column short on a case without padding: the crop starts at 1 whatever the "
+                "padding (dx_pad[:, :, 1:H + 1, 1:W + 1]); crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
     if pad != 1 and (h, w) == (H + 2 * pad - 2, W + 2 * pad - 2):
         return (f"dx loses one row and column on each side whatever the padding (a hard-coded 1:-1?), here pad is "
                 f"{pad}: crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
@@ -97,15 +100,19 @@ def _max_pool_accept(case, args: tuple, dout: np.ndarray, got: Any, tol: float) 
 
 
 _BROADCAST = re.compile(r"could not be broadcast together with shapes ((?:\([\d, ]*\) ?)+)")
+_RESHAPE = re.compile(r"cannot reshape array of size (\d+) into shape \(([\d, ]+)\)")
+_BROADCAST_INTO = re.compile(r"could not broadcast input array from shape \([\d, ]*\) into shape \([\d, ]*\)")
 _SIX_D = re.compile(r"cannot reshape array of size \d+ into shape \((\d+, ?){5}\d+\)")
 
 
 def _shapes(text: str) -> list[tuple[int, ...]]:
-    found = _BROADCAST.search(text)
+    """The shapes a broadcast error names: "operands could not be broadcast together with shapes (..)
+    (..)" or "could not broadcast input array from shape (..) into shape (..)"."""
+    found = _BROADCAST.search(text) or _BROADCAST_INTO.search(text)
     if not found:
         return []
     return [tuple(int(n) for n in group.split(",") if n.strip())
-            for group in re.findall(r"\(([\d, ]*)\)", found.group(1))]
+            for group in re.findall(r"\(([\d, ]*)\)", found.group(0))]
 
 
 SQUARE_WINDOWS = ("the windows are pool_height x pool_height: the width is taken from pool_height somewhere "
@@ -126,6 +133,55 @@ def _rows_past_end(out_shape: tuple[int, ...], text: str) -> str | None:
     return None
 
 
+_OUT_OF_BOUNDS = re.compile(r"index (\d+) is out of bounds for axis ([0-3]) with size (\d+)")
+_EMPTY_WINDOW = re.compile(r"zero-size array to reduction operation|argmax of an empty sequence")
+
+
+def _past_last_window(text: str, sizes: tuple[int, int], out: tuple[int, int], stride: int,
+                      pool: bool, cut: bool = False, batch: tuple[int, ...] = (),
+                      window_sizes: tuple[int, int] | None = None) -> str | None:
+    """An index error at index H' of the output's height (W' of its width), or an empty or ``cut``
+    window (one the edge cut short), where stepping through the input by the stride gives more window
+    starts than there are windows: the loops go over every stride step of the input, and the last
+    windows hang over its edge."""
+    found = _OUT_OF_BOUNDS.search(text)
+    if found:
+        index, axis, size = (int(g) for g in found.groups())
+        # axes 2 and 3 of out (N, C, H', W'), or 0 and 1 of one image's (H', W') where N and C differ
+        k = axis - 2 if axis >= 2 else (axis if size not in batch else -1)
+        if k < 0 or not index == size == out[k]:
+            return None
+    elif pool and (cut or _EMPTY_WINDOW.search(text)):
+        k = 0 if len(range(0, sizes[0], stride)) > out[0] else 1
+    elif pool and any(len(t) >= 2 and 0 in t[-2:] for t in _shapes(text)):
+        k = 1 if any(len(t) >= 2 and t[-1] == 0 for t in _shapes(text)) else 0
+    else:
+        return None
+    steps = len(range(0, sizes[k], stride))
+    if steps <= out[k] and not cut:
+        return None
+    what, n, n_out, i = ("rows", "H", "H'", "i") if k == 0 else ("columns", "W", "W'", "j")
+    window = ("pool_height" if k == 0 else "pool_width") if pool else ("HH" if k == 0 else "WW")
+    padded = "" if pool else " + 2 * pad"
+    if not found:  # a window cut short: too many starts, or starts too far apart
+        return (f"either the loops run past the last window (stepping through the input's {what} by the stride "
+                f"gives {steps} starts here, but only {out[k]} windows fit: {n_out} = ({n} - {window}) // stride + 1), "
+                f"or the windows start at {i} * {window} instead of {i} * stride: a window runs past the edge of x; "
+                f"loop {i} over range({n_out}) and start window {i} at {i} * stride")
+    past = (f"the loops run past the last window: stepping through the input's {what} by the stride gives "
+            f"{steps} starts here, but only {out[k]} windows fit ({n_out} = ({n}{padded} - {window}) // stride + 1); "
+            f"the last starts hang over the edge; loop {i} over range({n_out}) and start window {i} at {i} * stride")
+    others = []  # other mistakes that end at the same index on this case
+    if out[1 - k] > out[k]:  # a loop over the larger W' (H') used for the rows (columns)
+        others.append(f"H' and W' are swapped in a loop bound or an index (the output is {out[0]} x {out[1]} here: "
+                      "right only for square outputs)")
+    if window_sizes and (sizes[k] - window_sizes[1 - k]) // stride + 1 > out[k]:  # W' from pool_height
+        other = ("pool_width", "pool_height") if k == 0 else ("pool_height", "pool_width")
+        others.append(f"{n_out} is computed with {other[0]} where {other[1]} belongs (right only for square "
+                      "windows)")
+    return "either " + "; or ".join([past, *others]) if others else past
+
+
 def _conv_error(args: tuple, text: str) -> str | None:
     """A broadcast error between a window and a filter that agree on the channels and the height
     but not the width, on a non-square kernel: the width was taken from the kernel's height."""
@@ -134,7 +190,8 @@ def _conv_error(args: tuple, text: str) -> str | None:
     S, P, D = p["stride"], p["pad"], p.get("dilation", 1)
     shape = tuple(np.shape(args[0])[:1]) + (np.shape(args[1])[0],) + tuple(
         (n + 2 * P - D * (k - 1) - 1) // S + 1 for n, k in zip(np.shape(args[0])[2:], (HH, WW)))
-    rows = _rows_past_end(shape, text)
+    rows = _rows_past_end(shape, text) or _past_last_window(
+        text, tuple(n + 2 * P for n in np.shape(args[0])[2:]), shape[2:], S, pool=False, batch=shape[:2])
     kernel = tuple(np.shape(args[1])[1:])
     tails = [s[-3:] for s in _shapes(text) if len(s) >= 3]  # (C, height, width) of each operand
     if not rows and kernel[0] != 3 and kernel in tails and (3,) + kernel[1:] in tails:
@@ -166,17 +223,39 @@ def _conv_error(args: tuple, text: str) -> str | None:
     return None
 
 
+def _cut_window(text: str, ph: int, pw: int, tails: set[tuple[int, ...]]) -> bool:
+    """Whether an error is about a window the edge of x cut short: a reshape of it to pool_height *
+    pool_width values, or a broadcast of it against a whole window."""
+    reshaped = _RESHAPE.search(text)
+    if reshaped:
+        size, shape = int(reshaped.group(1)), [int(n) for n in reshaped.group(2).split(",") if n.strip()]
+        return shape[-1] == ph * pw and size < int(np.prod(shape))
+    return (ph, pw) in tails and any(t != (ph, pw) and t[0] <= ph and t[1] <= pw for t in tails)
+
+
 def _pool_error(args: tuple, text: str) -> str | None:
     x, p = args
     shape = tuple(np.shape(x)[:2]) + tuple((n - k) // p["stride"] + 1 for n, k in zip(
         np.shape(x)[2:], (p["pool_height"], p["pool_width"])))
-    rows = _rows_past_end(shape, text)
+    ph, pw, S = p["pool_height"], p["pool_width"], p["stride"]
+    rows = _rows_past_end(shape, text) or _past_last_window(text, tuple(np.shape(x)[2:]), shape[2:], S, pool=True,
+                                                           batch=shape[:2], window_sizes=(ph, pw))
     if rows:
         return rows
-    ph, pw = p["pool_height"], p["pool_width"]
+    W = np.shape(x)[3]
+    if text.startswith("AssertionError") and (W - ph) % S and not (W - pw) % S:
+        return (f"an assertion refuses this case, which fits exactly: W - pool_width = {W} - {pw} is a multiple "
+                f"of the stride {S}, but W - pool_height = {W} - {ph} is not: a check uses the window's height "
+                "for the width, as cs231n's own im2col_indices does (`assert (W + 2 * padding - field_height) % "
+                "stride == 0`, a bug in the course's im2col.py): check the width with field_width, or pool "
+                "without im2col")
     tails = {s[-2:] for s in _shapes(text) if len(s) >= 2}
     if ph != pw and (ph, pw) in tails and (ph, ph) in tails:  # a slice cut pool_height wide beside a right window
         return SQUARE_WINDOWS
+    if _cut_window(text, ph, pw, tails):
+        past = _past_last_window(text, tuple(np.shape(x)[2:]), shape[2:], S, pool=True, cut=True)
+        if past:
+            return past
     if _SIX_D.search(text):
         return ("x.reshape(N, C, H // pool_height, pool_height, W // pool_width, pool_width) only works when the "
                 "stride equals the window and the windows tile x exactly: windows may overlap (stride < window) or "
@@ -186,8 +265,9 @@ def _pool_error(args: tuple, text: str) -> str | None:
 
 
 # What sets a case apart, and what a bug seen on exactly such cases most likely is: key -> (the
-# cases, "on every case ..."; the likely cause).  ``LayerChecker.across`` reads a symptom (fails,
-# raises, a wrong gradient) against the cases' features and says the feature that splits them.
+# cases, "on every case ..."; the likely cause[; the likely cause in a forward, where it differs]).
+# ``LayerChecker.across`` reads a symptom (fails, raises, a wrong gradient) against the cases'
+# features and says the feature that splits them.
 FEATURES = {
     "pad0": ("without padding (pad = 0)",
              "look for code that breaks only when pad is 0: x_pad[..., pad:-pad, pad:-pad] and "
@@ -195,7 +275,11 @@ FEATURES = {
              "`if pad > 0:` is missing; use pad:pad + H and pad:pad + W, or np.pad (which takes pad 0)"),
     "padded": ("with padding (pad > 0)",
                "the padding is handled wrongly: x is padded by pad zeros on every side of the height and width "
-               "only, and dx is cropped back with dx_pad[:, :, pad:pad + H, pad:pad + W]"),
+               "only, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) (np.pad(x, pad) pads the batch and "
+               "channel axes too), and dx is cropped back with dx_pad[:, :, pad:pad + H, pad:pad + W]",
+               "the padding is handled wrongly: x is padded by pad zeros on every side of the height and width "
+               "only, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) (np.pad(x, pad) pads the batch and "
+               "channel axes too), and the output size counts it: H' = (H + 2 * pad - HH) // stride + 1"),
     "pad_not_1": ("whose padding is not 1",
                   "the padding is taken as 1 whatever conv_param['pad'] says: look for a hard-coded 1 "
                   "(np.pad(x, 1), 1:-1, H + 2) where pad belongs"),
@@ -210,7 +294,10 @@ FEATURES = {
                          "are pool_height x pool_width whatever the stride"),
     "overlap": ("whose windows overlap (stride < window)",
                 "overlapping windows share elements: each window's share must be added (+=), not assigned, and a "
-                "window starts at i * stride, not i * pool_height"),
+                "window starts at i * stride, not i * pool_height",
+                # a forward only reads the windows: no share to add
+                "a window starts at i * stride, not i * pool_height, and there are H' = (H - pool_height) // stride "
+                "+ 1 of them down (not H // pool_height, nor one per stride step of the input)"),
     "gaps": ("whose windows leave gaps (stride > window)",
              "elements no window covers get no gradient (start dx from zeros), and a window starts at i * stride"),
     "square_out_not": ("whose output is not square (H' != W')",
@@ -341,11 +428,23 @@ def _avg_pool_values(name: str, got: Any, args: tuple, dout: np.ndarray) -> str 
     return _outside_windows(np.asarray(got, dtype=np.float64), covered, max(float(np.abs(dout).max()), 1.0))
 
 
+def _conv_cache_items(args: tuple) -> dict[str, Any]:
+    x, w, b, p = args
+    pad = p["pad"]
+    return {"x": x, "w": w, "b": b, "conv_param": p,
+            "x_pad": np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")}
+
+
+def _pool_cache_items(args: tuple) -> dict[str, Any]:
+    return {"x": args[0], "pool_param": args[1]}
+
+
 def for_part(part: str):
     from grader.parts import Hints
 
     # cs231n's docstrings (and the native layout's) document the cache as the forward's arguments
-    documented = {"cache": tuple, "cache_text": "(x, w, b, conv_param)" if part == "conv" else "(x, pool_param)"}
+    documented = {"cache": tuple, "cache_text": "(x, w, b, conv_param)" if part == "conv" else "(x, pool_param)",
+                  "cache_items": _conv_cache_items if part == "conv" else _pool_cache_items}
     if part == "conv":
         return Hints(output=_conv_output, gradient=_conv_gradient, error=_conv_error, features=conv_features,
                      **documented)

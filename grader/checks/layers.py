@@ -59,6 +59,10 @@ class CaseRun:
     # kind -> {symptom: seen?} on this case ("fails", "raises", "wrong", a gradient's name); a symptom
     # that could not be told (the call was not made) is absent; read across cases by ``across``
     symptoms: dict[str, dict[str, bool]] = field(default_factory=dict)
+    # a backward failure on the documented cache held back as "not run" until a pass shows the backward
+    # takes that cache: (the failing test, its symptoms, the cache)
+    pending: tuple | None = None
+    given: str = ""  # where the forward failed: the cache the backward was given instead, in words
 
 
 def sentence(text: str) -> str:
@@ -99,6 +103,11 @@ ERROR_HINTS = (
      "a number was taken (.item(), int(), float()) from an array of several values: at a tie, np.where(window == "
      "window.max()) finds every maximum; take one with k = np.argmax(window) and its row and column with "
      "np.unravel_index(k, window.shape)"),
+    (re.compile(r"setting an array element with a sequence"),
+     "an array is assigned into a single element (out[n, c, i, j] = ...): the right side must be one number, but "
+     "it is an array: a reduction that keeps its axes (np.max(window, keepdims=True) is a (1, 1) array, which NumPy "
+     "2 refuses here), one over too few axes, or the whole bias b added where b[f] belongs; drop keepdims=True, "
+     "reduce over the whole window, or add b[f]"),
     (re.compile(r"'numpy.ndarray' object has no attribute 'itemset'"),
      "ndarray.itemset is gone from NumPy 2: write a[i, j] = value (or a[i, j] += value)"),
     (re.compile(r"module 'numpy' has no attribute '(int|float|bool|object)'"),
@@ -129,17 +138,18 @@ def error_hint(text: str) -> str:
     return ""
 
 
-def failure(fn: str, result: CallResult) -> str:
+def failure(fn: str, result: CallResult, why: str | None = None) -> str:
     """``conv_forward failed: ZeroDivisionError ...`` or, for a call that was
-    not made, ``conv_backward not run: it timed out after 3 s on an earlier case``."""
+    not made, ``conv_backward not run: it timed out after 3 s on an earlier case``;
+    ``why``: what the error means on this case, said instead of the generic hint."""
     if result.kind == "dead":
         return f"{fn} not run: {result.error}"
-    return f"{fn} failed: {result.error}{error_hint(result.error or '')}"
+    return f"{fn} failed: {result.error}" + (f": {why}" if why else error_hint(result.error or ""))
 
 
-def _unpack_forward(result: CallResult, fn: str) -> tuple[Any, Any, str | None]:
+def _unpack_forward(result: CallResult, fn: str, failed: str | None = None) -> tuple[Any, Any, str | None]:
     if not result.ok:
-        return None, None, failure(fn, result)
+        return None, None, failed or failure(fn, result)
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         kind = type(value).__name__ if value is not None else "None"
@@ -194,9 +204,10 @@ class LayerChecker:
         """Whether the student's forward returns the cache the layout documents, ``(x, w, b, conv_param)``,
         wherever it returns one: True, and its backward is tested on that cache where the forward
         failed; False (it caches something else, the padded x, im2col columns: its backward expects
-        that, and would fail on the documented one through no bug of its own), and it is not run there;
-        None when the forward never returns a cache (nothing is known: only a pass on the documented
-        cache counts, anything else is "not run", with what happened)."""
+        that, and would fail on the documented one through no bug of its own); None when the forward
+        never returns a cache (nothing is known: a pass on the documented cache on some case shows the
+        backward takes it, and only then do its failures on it count; until then they are "not run",
+        with what happened)."""
         documented = self.layer.hints.cache
         if documented is None:
             return False
@@ -206,14 +217,39 @@ class LayerChecker:
                 _same(run.cache, documented(run.inputs.args)) for run in own)
         return self._keeps_documented
 
-    def error_hint(self, args: tuple, result: CallResult) -> str:
-        """``": <what it means on this case>"`` for an exception the generic hints do not explain."""
+    def own_cache_form(self) -> tuple[type, tuple[str, ...]] | None:
+        """Where the forward returns a cache of its own making on every case it passed (the padded x in
+        place of x ...), the form of that cache in the part's cache items, (tuple, ("x_pad", "w", "b",
+        "conv_param")): built from a failed case's inputs, it is the cache the backward takes; None
+        when some item is not one of them (im2col columns, an object)."""
+        items = self.layer.hints.cache_items
+        if items is None:
+            return None
+        if not hasattr(self, "_own_cache_form"):
+            kind, fits = None, None  # fits: per item, the names it equals on every case so far
+            for run in (run for run in self.runs if run.out is not None and run.forward_passed):
+                cache, known = run.cache, items(run.inputs.args)
+                if not isinstance(cache, (tuple, list)) or not cache or (fits and len(cache) != len(fits)):
+                    fits = None
+                    break
+                here = [[k for k, v in known.items() if _same(item, v)] for item in cache]
+                fits = here if fits is None else [[k for k in a if k in b] for a, b in zip(fits, here)]
+                kind = type(cache)
+            # (where x and the padded x coincide on every case, pad 0, the first name, x, is taken)
+            self._own_cache_form = (kind, tuple(f[0] for f in fits)) if fits and all(fits) else None
+        return self._own_cache_form
+
+    def case_error(self, args: tuple, result: CallResult) -> str | None:
+        """What an error means on this case, where the part's hints know it (an index error at H' where
+        the loops step through the whole input ...): said instead of the generic hint."""
+        if result.ok or result.kind == "dead":
+            return None
+        undefined = _UNDEFINED.search(result.error or "")
+        relative = next((n for n in self.notes if "implicit relative import" in n), None)
+        if undefined and relative and undefined.group(1) not in _PYTHON2_NAMES:
+            return f"is {undefined.group(1)} meant to come from a module of your own? {relative.split(' (')[0]}"
         hint = self.layer.hints.error
-        text = result.error or ""
-        if hint is None or result.kind == "dead" or error_hint(text):
-            return ""
-        why = hint(args, text)
-        return f": {why}" if why else ""
+        return hint(args, result.error or "") if hint else None
 
     def _test(self, kind: str, case_name: str, passed: bool, feedback: str, fraction: float | None = None,
               **details: Any) -> TestResult:
@@ -231,10 +267,9 @@ class LayerChecker:
         self.runs.append(run)
         result = self.call_forward(inputs.args)
         run.forward = result
-        out, cache, problem = _unpack_forward(result, self.spec.forward)
+        why = self.case_error(inputs.args, result)
+        out, cache, problem = _unpack_forward(result, self.spec.forward, failure(self.spec.forward, result, why))
         run.out, run.cache = out, cache
-        if problem and not result.ok:
-            problem += self.error_hint(inputs.args, result)
         if problem:
             run.forward_problem = problem
             return self._test("forward", case.name, False, problem + _call_note(result), error_kind=result.kind)
@@ -288,31 +323,48 @@ class LayerChecker:
         dout = self.truth.upstream(self.layer, case, self.seed, run.expected_out.shape)
         run.inputs.dout = dout
         not_run = f"not run: {self.spec.forward} gave no cache for this case ({run.forward_problem})"
-        documented = self.layer.hints.cache
         keeps = self.keeps_documented_cache() if run.out is None else True
-        if run.out is None and keeps is False:
+        form = self.own_cache_form() if keeps is False else None
+        if run.out is None and keeps is False and form is None:
             return self._test("backward", case.name, False, not_run)
         expected = self.truth.backward(self.layer, case, dout, run.expected_cache)
         via = ""
-        if run.out is None:
+        if run.out is None and form:
+            # the forward failed here, and elsewhere returns a cache of its own making from the inputs alone
+            # (the padded x ...): the backward is tested on that cache, built for this case
+            kind, names = form
+            built = self.layer.hints.cache_items(run.inputs.args)
+            run.cache = kind(built[name] for name in names)
+            run.given = f"the cache your {self.spec.forward} returns on the cases it passes, ({', '.join(names)})"
+            via = f" (with {run.given}, built for this case, since it failed here)"
+            keeps = True
+        elif run.out is None:
             # the forward failed here: the backward is still tested, on the cache the layout documents
             # (built from the inputs alone), where the forward returns that cache elsewhere; where it never
-            # returns one, only a pass counts, and what went wrong is said in the "not run"
-            run.cache = documented(run.inputs.args)
+            # returns one, see keeps_documented_cache
+            run.cache = self.layer.hints.cache(run.inputs.args)
+            run.given = f"the cache it is documented to get, {self.layer.hints.cache_text}"
             via = (f" (with the cache {self.spec.forward} is documented to return, "
                    f"{self.layer.hints.cache_text}, since it failed on this case)")
         result = self.call_backward(dout, run.cache)
-        if via and not result.ok:
-            if result.kind != "exception" or _CACHE_MISMATCH.search(result.error or ""):
-                return self._untested(run, not_run)  # it wants a cache of its own making
-            if keeps is None:
-                return self._untested(run, not_run, failure(self.spec.backward, result)
-                                      + self.error_hint(run.inputs.args, result))
+        if via and not result.ok and (result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "")):
+            return self._untested(run, not_run)  # it wants a cache of its own making
+        test = self.judge_backward(run, dout, expected, result, via)
+        if via and keeps is None and not test.details.get("passed") and not _CODE_BUG.search(result.error or ""):
+            # unknown whether it takes this cache: "not run" for now, a failure once a pass shows it does (``run``)
+            run.pending = (test, run.symptoms.pop("backward", None), run.cache)
+            return self._untested(run, not_run, test.feedback.replace(via, "", 1))
+        return test
+
+    def judge_backward(self, run: CaseRun, dout: np.ndarray, expected: tuple, result: CallResult,
+                       via: str) -> TestResult:
+        """The backward's result on one case against the reference's gradients."""
+        case = run.case
         run.symptoms["backward"] = _call_symptoms(result)
         if not result.ok:
-            return self._test("backward", case.name, False, failure(self.spec.backward, result)
-                              + self.error_hint(run.inputs.args, result) + via + _call_note(result),
-                              error_kind=result.kind)
+            why = self.case_error(run.inputs.args, result)
+            return self._test("backward", case.name, False, failure(self.spec.backward, result, why)
+                              + via + _call_note(result), error_kind=result.kind)
         names = self.layer.gradients
         value = result.value
         if len(names) > 1:
@@ -372,17 +424,16 @@ class LayerChecker:
                 problems.append(text)
                 bad.append(name)
                 maps[name] = heatmap(got, want)
-        if problems and via and keeps is None:  # nothing says it takes that cache: unknown, not failed
-            return self._untested(run, not_run, "; ".join(problems))
         run.symptoms["backward"] = {"fails": bool(problems), "raises": False, **{n: n in bad for n in names}}
         right = len(names) - len(problems)
         if not problems:
             if accepted:
                 return self._test("backward", case.name, True, "correct: " + "; ".join(accepted) + via,
-                                  rel_errors=errors, tie_rule=True, note=True)
+                                  rel_errors=errors, tie_rule=True, note=True,
+                                  **({"given_cache": True} if via else {}))
             detail = ", ".join(f"{n} {e:.1e}" for n, e in errors.items())
             return self._test("backward", case.name, True, f"correct (relative errors {detail}){via}",
-                              rel_errors=errors)
+                              rel_errors=errors, **({"given_cache": True} if via else {}))
         feedback = "; ".join(problems) + via
         if mutated:  # and a gradient is wrong: likely the cause (said instead of a split across cases)
             diagnoses.insert(0, "mutated-cache")
@@ -519,14 +570,13 @@ class LayerChecker:
             if not failed:
                 return self._test("numeric-gradient", case.name, True,
                                   "your backward matches the gradient of the right forward "
-                                  f"({self.spec.forward} failed on this case, so {self.spec.backward} was given the "
-                                  f"cache it is documented to get, {self.layer.hints.cache_text})", **detail)
+                                  f"({self.spec.forward} failed on this case, so {self.spec.backward} was given "
+                                  f"{run.given})", **detail)
             names_bad = ", ".join(f"{n} (relative error {e:.2g})" for n, e in bad.items())
             return self._test("numeric-gradient", case.name, False,
                               f"{names_bad} {'disagrees' if len(bad) == 1 else 'disagree'} with the gradient "
                               f"of the right forward along random directions ({self.spec.forward} failed on this case, so "
-                              f"{self.spec.backward} was given the cache it is documented to get, "
-                              f"{self.layer.hints.cache_text}): the bug is in {self.spec.backward} too",
+                              f"{self.spec.backward} was given {run.given}): the bug is in {self.spec.backward} too",
                               fraction=(len(names) - failed) / len(names), **detail)
         if not failed:
             if by_right and all(by_right.values()) and len(by_right) == len(worst):
@@ -579,6 +629,15 @@ class LayerChecker:
             if "backward" in run.case.kinds:
                 tests.append(self.run_backward(run))
                 seen.append(("backward", run, len(tests) - 1))
+        if any(tests[i].details.get("given_cache") for kind, _, i in seen if kind == "backward"):
+            # the backward passed on the documented cache somewhere: it takes that cache, so where it
+            # failed on it, that is its own bug (said and scored), not a cache it could not read
+            for kind, run, i in seen:
+                if kind == "backward" and run.pending:
+                    tests[i], symptoms, run.cache = run.pending
+                    if symptoms is not None:
+                        run.symptoms["backward"] = symptoms
+                    run.pending = None
         for run in self.runs:
             if "numeric-gradient" in run.case.kinds:
                 tests.append(self.run_numeric(run))
@@ -607,7 +666,7 @@ class LayerChecker:
                 clear = [table[id(r)] for r, _ in rows if r.symptoms[kind].get(symptom) is False]
                 split = _split(order, hit, clear)
                 if split:
-                    said[symptom] = _splitting(subject, split, len(hit), len(hit) + len(clear))
+                    said[symptom] = _splitting(subject, split, len(hit), len(hit) + len(clear), kind)
             for run, i in rows:
                 test, symptoms = tests[i], run.symptoms[kind]
                 if test.details.get("passed") or not _generic(test.details.get("diagnosis")):
@@ -618,7 +677,34 @@ class LayerChecker:
                 if lines:
                     tests[i] = replace(test, feedback=test.feedback.rstrip(".") + ". " + " ".join(lines),
                                        details={**test.details, "across": True})
+        self.same_cases(tests, seen)
 
+    def same_cases(self, tests: list[TestResult], seen: list[tuple[str, CaseRun, int]]) -> None:
+        """A backward that fails on exactly the cases its forward fails on, some but not all: most likely
+        one bug in both (a size or a window computed the same wrong way), said beside the backward's."""
+        rows = [(run, i) for k, run, i in seen if k == "backward" and "fails" in run.symptoms.get("backward", {})
+                and "fails" in run.symptoms.get("forward", {})]
+        if not rows or any(run.symptoms["backward"]["fails"] != run.symptoms["forward"]["fails"] for run, _ in rows):
+            return
+        failing = [i for run, i in rows if run.symptoms["backward"]["fails"]]
+        if not failing or len(failing) == len(rows):
+            return
+        line = (f"{self.spec.forward} fails on exactly the cases {self.spec.backward} fails on ({len(failing)} of "
+                f"{len(rows)}): if {self.spec.backward} computes the output size or the windows as "
+                f"{self.spec.forward} does, the same bug is in both.")
+        for i in failing:
+            tests[i] = replace(tests[i], feedback=tests[i].feedback.rstrip(".") + ". " + line)
+
+
+_UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
+_PYTHON2_NAMES = {"xrange", "unicode", "basestring", "raw_input", "long", "reduce", "unichr", "file", "cmp",
+                  "execfile"}
+
+# An error in a backward that no cache could cause: Python 2 and removed NumPy names, float sizes.  Given
+# the documented cache, it is the backward's own bug whatever cache it takes.
+_CODE_BUG = re.compile(r"NameError|module '[\w.]+' has no attribute|'float' object cannot be interpreted as an "
+                       r"integer|slice indices must be integers|has no attribute 'itemset'|"
+                       r"unexpected keyword argument '(?:newshape|dims)'")
 
 # A backward that cannot use the documented cache (it unpacks or indexes one of its own making).
 _CACHE_MISMATCH = re.compile(r"values to unpack|tuple index out of range|not subscriptable|"
@@ -672,14 +758,20 @@ def _split(order: list[str], hit: list[dict[str, bool]], clear: list[dict[str, b
     return None
 
 
-def _splitting(subject: str, split: tuple[str, ...], hits: int, known: int) -> str:
+def _cause(key: str, kind: str) -> str:
+    """The likely cause of a bug seen on exactly the cases with feature ``key``, in a forward or a backward."""
+    feature = FEATURES[key]
+    return feature[2] if kind == "forward" and len(feature) > 2 else feature[1]
+
+
+def _splitting(subject: str, split: tuple[str, ...], hits: int, known: int, kind: str) -> str:
     if split[-1] == "or":
         a, b = FEATURES[split[0]], FEATURES[split[1]]
         return (f"Across cases: {subject} on every case {a[0]} or {b[0]}, and on no other ({hits} of {known} cases): "
-                f"two bugs, it seems: {a[1]}; and {b[1]}.")
+                f"two bugs, it seems: {_cause(split[0], kind)}; and {_cause(split[1], kind)}.")
     first = FEATURES[split[0]]
     also = f" (these are also the cases {FEATURES[split[1]][0]})" if len(split) > 1 else ""
-    cause = first[1] + (f"; or {FEATURES[split[1]][1]}" if len(split) > 1 else "")
+    cause = _cause(split[0], kind) + (f"; or {_cause(split[1], kind)}" if len(split) > 1 else "")
     return f"Across cases: {subject} on every case {first[0]}{also}, and on no other ({hits} of {known} cases): {cause}."
 
 

@@ -199,3 +199,23 @@ def test_an_output_the_size_of_one_window_is_named():
     right = tuple(torch.nn.functional.max_pool2d(torch.tensor(x), (2, 4), 2).shape)  # (2, 2, 3, 3)
     said = output_size_hint("max_pool", (x, p), np.zeros((2, 2, 2, 4)), right)
     assert said and "the size of one window" in said
+
+
+def test_a_backward_failing_where_its_forward_fails_is_told_the_bug_may_be_shared():
+    # pool_square_output_only takes the output's width to be its height in both passes: each is wrong on
+    # exactly the non-square outputs (torch says both are wrong there: tests/check/test_fixtures_against_torch)
+    from pathlib import Path
+
+    from grader.grading import grade_submission
+
+    here = Path(__file__).resolve().parent
+    report = grade_submission(here.parent / "submissions" / "pool_square_output_only", parts="max_pool", seed=11,
+                              device="cpu", config_path=here / "fast.toml")
+    backward = [t for t in report.tests if t.kind == "backward"]
+    assert any(t.passed for t in backward) and any(not t.passed for t in backward)
+    assert all("fails on exactly the cases" in t.feedback for t in backward if not t.passed)
+    # a backward wrong where its forward is right is not told so (conv_unpad_starts_at_one: the forward is right)
+    report = grade_submission(here.parent / "submissions" / "conv_unpad_starts_at_one", parts="conv", seed=11,
+                              device="cpu", config_path=here / "fast.toml")
+    assert any(not t.passed for t in report.tests if t.kind == "backward")
+    assert not any("fails on exactly the cases" in t.feedback for t in report.tests)

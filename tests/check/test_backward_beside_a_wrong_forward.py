@@ -28,11 +28,13 @@ FORWARD_ONLY = {
 }
 
 
-def _backward_is_right(name: str, part: str) -> bool:
+def _backward_is_right(name: str, part: str, cache=tuple) -> bool:
+    """Whether the fixture's backward, given ``cache(args)`` (default the documented cache: the
+    inputs), gives torch's gradients on every case of the part."""
     module = load_fixture(name, part, "_bwd")
     for case in cases_for(part):
         args, tensors, _, dout = torch_case(part, case, 1, dout_seed=3)
-        grads = getattr(module, f"{part}_backward")(dout, tuple(args))  # the documented cache: the inputs
+        grads = getattr(module, f"{part}_backward")(dout, cache(args))
         grads = grads if part == "conv" else (grads,)
         if case.__dict__.get("ties"):
             continue  # the fixtures route ties to the first maximum, as torch may not
@@ -65,15 +67,40 @@ def test_a_wrong_backward_still_fails_beside_a_wrong_forward():
     assert backward and not all(t.passed for t in backward)
 
 
-def test_a_backward_of_another_cache_is_not_run_where_its_forward_failed():
+def test_a_backward_of_another_cache_gets_that_cache_where_its_forward_failed():
     # conv_caches_padded_x caches (x_pad, w, b, conv_param): its backward is right for that cache and
-    # would misread the documented one, so where its forward refuses (non-square kernels) it is not run
+    # would misread the documented one, so where its forward refuses (non-square kernels) it is given
+    # its own form of cache, rebuilt from the case's inputs, and keeps its points
+    def padded(args):
+        x, w, b, p = args
+        return np.pad(x, ((0, 0), (0, 0), (p["pad"], p["pad"]), (p["pad"], p["pad"]))), w, b, p
+
+    assert _backward_is_right("conv_caches_padded_x", "conv", cache=padded)
     report = grade_submission(FIXTURES / "conv_caches_padded_x", parts="conv", seed=11, device="cpu",
                               config_path=CONFIG)
+    forward = {t.name.split(": ", 1)[1]: t for t in report.tests if t.kind == "forward"}
+    backward = [t for t in report.tests if t.kind == "backward"]
+    rebuilt = [t for t in backward if "built for this case" in t.feedback]
+    assert rebuilt and all(t.passed and "(x_pad, w, b, conv_param)" in t.feedback for t in rebuilt)
+    assert {t.name.split(": ", 1)[1] for t in rebuilt} == {n for n, t in forward.items() if not t.passed}
+    assert all(t.passed for t in backward)
+
+
+def test_a_backward_of_a_cache_that_cannot_be_rebuilt_is_not_run_where_its_forward_failed(tmp_path):
+    # the same code caching one more thing the inputs alone do not give (the output): nothing to rebuild
+    source = (FIXTURES / "conv_caches_padded_x" / "conv.py").read_text()
+    source = source.replace("    cache = (x_pad, w, b, conv_param)", "    cache = (x_pad, w, b, conv_param, out)", 1)
+    source = source.replace("    x_pad, w, b, conv_param = cache", "    x_pad, w, b, conv_param, _ = cache", 1)
+    assert source.count(", out)") == 1 and "conv_param, _ = cache" in source
+    (tmp_path / "conv.py").write_text(source)
+    report = grade_submission(tmp_path, parts="conv", seed=11, device="cpu", config_path=CONFIG)
     backward = [t for t in report.tests if t.kind == "backward"]
     assert {t.status for t in backward} == {"passed", "not run"}, [(t.name, t.feedback) for t in backward]
     assert all("gave no cache" in t.feedback for t in backward if t.status == "not run")
-    # and where the forward returns the documented cache, the fallback is taken (conv_square_kernel_only)
+
+
+def test_the_documented_cache_is_taken_where_the_forward_returns_it():
+    # where the forward returns the documented cache, the fallback is taken (conv_square_kernel_only)
     report = grade_submission(FIXTURES / "conv_square_kernel_only", parts="conv", seed=11, device="cpu",
                               config_path=CONFIG)
     assert any("documented to return" in t.feedback and t.passed for t in report.tests if t.kind == "backward")
@@ -93,3 +120,18 @@ def test_a_forward_that_never_runs_leaves_only_a_pass_to_its_backward(tmp_path):
     backward = [t for t in report.tests if t.kind == "backward"]
     assert backward and all(t.passed and "documented to return" in t.feedback for t in backward)
     assert not any(t.passed for t in report.tests if t.kind == "forward")
+
+
+def test_a_backward_that_passes_on_the_documented_cache_has_its_failures_there_scored():
+    # pool_keepdims_into_element: its forward raises on every case (so nothing says what cache the backward
+    # takes), and its backward assigns (=) over overlapping windows. It passes on the documented cache where
+    # windows do not overlap, which shows it takes that cache: its failures where they overlap are its own
+    # bug, scored and named, not "not run"
+    assert not _backward_is_right("pool_keepdims_into_element", "max_pool")
+    report = grade_submission(FIXTURES / "pool_keepdims_into_element", parts="max_pool", seed=11, device="cpu",
+                              config_path=CONFIG)
+    backward = [t for t in report.tests if t.kind == "backward"]
+    assert any(t.passed for t in backward)
+    failed = [t for t in backward if not t.passed]
+    assert failed and all(t.status == "failed" and "instead of assigning" in t.feedback for t in failed), [
+        (t.name, t.status, t.feedback) for t in failed]

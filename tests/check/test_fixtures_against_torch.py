@@ -45,6 +45,8 @@ VERDICTS = {
     "maxpool_backward_starts_by_window": ("max_pool", False),
     "conv_channels_hardcoded_three": ("conv", False), "maxpool_backward_hardcoded_2x2": ("max_pool", False),
     "maxpool_backward_writes_into_cache": ("max_pool", False), "conv_caches_padded_x": ("conv", False),
+    "pool_loops_every_stride_step": ("max_pool", False), "pool_im2col_width_by_height": ("max_pool", False),
+    "pool_keepdims_into_element": ("max_pool", False), "conv_unpad_starts_at_one": ("conv", False),
 }
 
 

@@ -140,3 +140,22 @@ def test_a_whole_hand_in_with_forbidden_imports_left_at_the_top_is_graded_on_wha
     assert "cs231n/layers.py, line 5: imports torch" in libraries.feedback  # (line 1 is the fixture's comment)
     score, max_score = report.part_score("max_pool")
     assert score == pytest.approx(max_score) and max_score > 0
+
+
+def test_a_python2_implicit_relative_import_is_named_where_its_names_are_missing(tmp_path):
+    # found in real solutions: `from fast_layers import *` in cs231n/layers.py, written for Python 2,
+    # where a sibling module imported without its dot; Python 3 does not find it, so what the graded
+    # functions take from it is undefined. Said in their failure, with the fix, not as "not installed".
+    hand_in = tmp_path / "hand_in"
+    shutil.copytree(FIXTURES / "cs231n_unused_forbidden_import", hand_in)
+    layers = hand_in / "cs231n" / "layers.py"
+    source = layers.read_text()
+    assert "from .layer_utils_helpers import output_size, pad_input" in source
+    layers.write_text(source.replace("from .layer_utils_helpers import output_size, pad_input",
+                                     "from layer_utils_helpers import *", 1))
+    report = grade_submission(hand_in, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    forward = [t for t in report.tests if t.kind == "forward"]
+    assert forward and not any(t.passed for t in forward)
+    assert all("NameError" in t.feedback and "Python 2 implicit relative import" in t.feedback
+               and "from .layer_utils_helpers import" in t.feedback for t in forward), forward[0].feedback
+    assert not any("layer_utils_helpers, which is not installed" in note for note in report.notes), report.notes

@@ -91,6 +91,13 @@ CASES = {
     "maxpool_backward_hardcoded_2x2": (POOLS, {("max_pool", "backward")}, "stride x stride", ("avg_pool",)),
     "maxpool_backward_writes_into_cache": (POOLS, {("max_pool", "backward")}, "changed its input cache in place",
                                            ("avg_pool",)),
+    # study 6's unnamed parts
+    "pool_loops_every_stride_step": (POOLS, {("max_pool", "forward"), ("max_pool", "backward")},
+                                     "the loops run past the last window", ("avg_pool",)),
+    "pool_im2col_width_by_height": (POOLS, {("max_pool", "forward"), ("max_pool", "backward")},
+                                    "a check uses the window's height for the width", ("avg_pool",)),
+    "pool_keepdims_into_element": (POOLS, {("max_pool", "forward")}, "drop keepdims=True", ("avg_pool",)),
+    "conv_unpad_starts_at_one": (CONV, {("conv", "backward")}, "the crop starts at 1 whatever the padding", ()),
 }
 
 

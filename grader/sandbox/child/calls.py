@@ -34,6 +34,18 @@ def _prefixes(name: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
+def _package_holding(name: str, module_name: str) -> str | None:
+    """The package of the graded module when the missing top-level module ``name`` is a file of that
+    package (``from fast_layers import *`` in cs231n/layers.py, written for Python 2), else None."""
+    package = module_name.rpartition(".")[0]
+    if not package or "." in name:
+        return None
+    for folder in getattr(sys.modules.get(package), "__path__", None) or ():
+        if os.path.isfile(os.path.join(folder, name + ".py")) or os.path.isdir(os.path.join(folder, name)):
+            return package
+    return None
+
+
 class _StandIn(types.ModuleType):
     """A library that is not installed: importing it and its names works, using them raises."""
 
@@ -354,8 +366,15 @@ class Child:
                     raise
                 for part in _prefixes(name):
                     sys.modules.setdefault(part, _StandIn(part))
-                self.note(f"your code imports {name}, which is not installed in the grader's sandbox: a stand-in "
-                          "took its place (it raises if your graded functions use it)")
+                package = _package_holding(name, module_name)
+                if package:
+                    self.note(f"your code imports {name} as a top-level module, but {name}.py sits beside it in "
+                              f"the {package} package: `from {name} import ...` is a Python 2 implicit relative "
+                              f"import, which Python 3 does not do; write `from .{name} import ...` (a stand-in "
+                              "took its place: what your graded functions use from it is undefined or raises)")
+                else:
+                    self.note(f"your code imports {name}, which is not installed in the grader's sandbox: a "
+                              "stand-in took its place (it raises if your graded functions use it)")
         return importlib.import_module(module_name)
 
     def may_stand_in(self, name: str, module_name: str) -> bool:

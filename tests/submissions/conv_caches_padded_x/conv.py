@@ -1,6 +1,6 @@
 # Test fixture conv_caches_padded_x: conv_forward caches the padded x, (x_pad, w, b, conv_param), and
-# refuses non-square kernels; its backward is right for that cache. Where the forward refuses,
-# the backward cannot be tested (it is not given the documented cache, which it would misread).
+# refuses non-square kernels; its backward is right for that cache. Where the forward refuses, the
+# backward is given that cache, rebuilt from the case's inputs (the documented one it would misread).
 """Convolutional layer: forward and backward passes in numpy.
 
 The layer computes a cross-correlation (the filters are not flipped), as every
