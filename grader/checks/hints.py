@@ -176,10 +176,12 @@ def _past_last_window(text: str, sizes: tuple[int, int], out: tuple[int, int], s
         others.append(f"H' and W' are swapped in a loop bound or an index (the output is {out[0]} x {out[1]} here: "
                       "right only for square outputs)")
     if window_sizes and (sizes[k] - window_sizes[1 - k]) // stride + 1 > out[k]:  # W' from pool_height
-        other = ("pool_width", "pool_height") if k == 0 else ("pool_height", "pool_width")
-        others.append(f"{n_out} is computed with {other[0]} where {other[1]} belongs (right only for square "
-                      "windows)")
-    return "either " + "; or ".join([past, *others]) if others else past
+        names = ("pool_height", "pool_width") if pool else ("HH", "WW")
+        others.append(f"{n_out} is computed with {names[1 - k]} where {names[k]} belongs (right only for square "
+                      f"{'windows' if pool else 'kernels'})")
+    # in a conv, stepping through the padded input is rarer than the others (with stride 1 it always overruns)
+    found_all = [past, *others] if pool else [*others, past]
+    return "either " + "; or ".join(found_all) if others else past
 
 
 def _conv_error(args: tuple, text: str) -> str | None:
@@ -191,7 +193,8 @@ def _conv_error(args: tuple, text: str) -> str | None:
     shape = tuple(np.shape(args[0])[:1]) + (np.shape(args[1])[0],) + tuple(
         (n + 2 * P - D * (k - 1) - 1) // S + 1 for n, k in zip(np.shape(args[0])[2:], (HH, WW)))
     rows = _rows_past_end(shape, text) or _past_last_window(
-        text, tuple(n + 2 * P for n in np.shape(args[0])[2:]), shape[2:], S, pool=False, batch=shape[:2])
+        text, tuple(n + 2 * P for n in np.shape(args[0])[2:]), shape[2:], S, pool=False, batch=shape[:2],
+        window_sizes=(HH, WW))
     kernel = tuple(np.shape(args[1])[1:])
     tails = [s[-3:] for s in _shapes(text) if len(s) >= 3]  # (C, height, width) of each operand
     if not rows and kernel[0] != 3 and kernel in tails and (3,) + kernel[1:] in tails:
