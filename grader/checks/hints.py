@@ -184,6 +184,26 @@ def _past_last_window(text: str, sizes: tuple[int, int], out: tuple[int, int], s
     return "either " + "; or ".join(found_all) if others else past
 
 
+def _crop_by_one(text: str, x: tuple[int, ...], pad: int) -> str | None:
+    """A reshape or broadcast that fails between an (H + 2 * pad - 2) x (W + 2 * pad - 2) crop and x's
+    H x W, where pad is not 1: the padded gradient was cropped with a hard-coded 1:-1."""
+    if pad == 1:
+        return None
+    H, W = x[2:]
+    crop = (H + 2 * pad - 2, W + 2 * pad - 2)
+    reshaped = _RESHAPE.search(text)
+    if reshaped:
+        size, shape = int(reshaped.group(1)), [int(n) for n in reshaped.group(2).split(",") if n.strip()]
+        cut = len(shape) >= 2 and tuple(shape[-2:]) == (H, W) and size == int(np.prod(shape[:-2])) * crop[0] * crop[1]
+    else:
+        tails = {t[-2:] for t in _shapes(text) if len(t) >= 2}
+        cut = crop in tails and (H, W) in tails
+    if not cut:
+        return None
+    return (f"a crop of one row and column on each side whatever the padding ({crop[0]} x {crop[1]} where x is {H} x "
+            f"{W}: a hard-coded 1:-1?), here pad is {pad}: crop with dx_pad[:, :, pad:pad + H, pad:pad + W]")
+
+
 def _conv_error(args: tuple, text: str) -> str | None:
     """A broadcast error between a window and a filter that agree on the channels and the height
     but not the width, on a non-square kernel: the width was taken from the kernel's height."""
@@ -194,7 +214,7 @@ def _conv_error(args: tuple, text: str) -> str | None:
         (n + 2 * P - D * (k - 1) - 1) // S + 1 for n, k in zip(np.shape(args[0])[2:], (HH, WW)))
     rows = _rows_past_end(shape, text) or _past_last_window(
         text, tuple(n + 2 * P for n in np.shape(args[0])[2:]), shape[2:], S, pool=False, batch=shape[:2],
-        window_sizes=(HH, WW))
+        window_sizes=(HH, WW)) or _crop_by_one(text, tuple(np.shape(args[0])), P)
     kernel = tuple(np.shape(args[1])[1:])
     tails = [s[-3:] for s in _shapes(text) if len(s) >= 3]  # (C, height, width) of each operand
     if not rows and kernel[0] != 3 and kernel in tails and (3,) + kernel[1:] in tails:

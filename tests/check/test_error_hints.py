@@ -1,0 +1,72 @@
+"""What an error means on its case (``Hints.error``), read from the messages NumPy itself gives for
+the bug: each error below is raised here by doing the buggy operation on the case's shapes, and the
+hint must name that bug (and stay silent where the same message has another cause)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from grader.checks.hints import for_part
+from grader.checks.layers import error_hint
+
+POOL = for_part("max_pool").error
+CONV = for_part("conv").error
+
+
+def _raised(action) -> str:
+    """The error text as the sandbox reports it: "Type: message"."""
+    with pytest.raises(Exception) as caught:
+        action()
+    return f"{type(caught.value).__name__}: {caught.value}"
+
+
+def _pool_args(shape, ph, pw, stride):
+    return np.zeros(shape), {"pool_height": ph, "pool_width": pw, "stride": stride}
+
+
+def test_an_output_index_past_the_last_window_is_the_loop_over_every_stride_step():
+    x, p = _pool_args((2, 2, 7, 7), 3, 3, 2)  # H' = 3, but range(0, 7, 2) has 4 starts
+    out = np.zeros((2, 2, 3, 3))
+
+    def loops_over_steps():
+        for i in range(0, 7, 2):
+            out[:, :, i // 2, 0] = 1
+
+    why = POOL((x, p), _raised(loops_over_steps))
+    assert why.startswith("the loops run past the last window") and "4 starts" in why and "3 windows" in why
+
+
+def test_a_window_cut_short_by_the_edge_is_said_with_both_causes():
+    x, p = _pool_args((2, 2, 7, 7), 3, 3, 2)
+    text = _raised(lambda: x[:, :, 6:9, 0:3].reshape(2, 2, 9))  # the window at row 6 has one row left
+    why = POOL((x, p), text)
+    assert why.startswith("either the loops run past the last window") and "i * pool_height" in why
+    text = _raised(lambda: np.zeros((2, 2, 3, 1)).__setitem__((slice(None),) * 4, np.zeros((2, 2, 3, 0))))
+    assert "could not broadcast input array" in text and POOL((x, p), text).startswith("either the loops run past")
+
+
+def test_the_width_checked_with_the_window_height_is_named_only_where_it_refuses_a_fitting_case():
+    x, p = _pool_args((2, 2, 6, 9), 2, 3, 2)  # (9 - 3) % 2 == 0 fits; (9 - 2) % 2 != 0 is what gets asserted
+    why = POOL((x, p), "AssertionError (cs231n/im2col.py, line 9)")
+    assert "uses the window's height for the width" in why and "field_width" in why
+    x, p = _pool_args((2, 2, 6, 8), 2, 4, 2)  # both fit: an assertion here is about something else
+    assert POOL((x, p), "AssertionError (cs231n/layers.py, line 9)") is None
+
+
+def test_a_crop_by_one_whatever_the_padding_is_named_from_the_reshape_that_fails():
+    x = np.zeros((1, 1, 5, 5))
+    w = np.zeros((1, 1, 3, 3))
+    args = (x, w, np.zeros(1), {"stride": 1, "pad": 0})
+    dx_pad = np.zeros((1, 1, 5, 5))
+    text = _raised(lambda: dx_pad[:, :, 1:-1, 1:-1].reshape(1, 1, 5, 5))
+    assert "a hard-coded 1:-1" in CONV(args, text)
+    # with pad = 1 that crop is right: a failing reshape there is something else
+    assert CONV((x, w, np.zeros(1), {"stride": 1, "pad": 1}), text) is None
+
+
+def test_an_array_put_into_one_element_names_keepdims():
+    out = np.zeros((1, 1, 2, 2))
+    window = np.ones((2, 2))
+    text = _raised(lambda: out.__setitem__((0, 0, 0, 0), np.max(window, keepdims=True)))
+    assert "keepdims=True" in error_hint(text)
