@@ -109,6 +109,9 @@ POOL_CASES = (
     # a non-square window whose windows never overlap: tells a height used for the width from "+= over
     # overlapping windows" (every other non-square window here overlaps)
     PoolCase("2x3 windows apart, stride 3", (1, 2, 5, 9), 2, 3, 3, kinds=("forward", "backward")),
+    # overlapping windows where H // stride = H' and W // stride = W': code that assumes the stride equals
+    # the window gets the sizes right here, so a wrong dx can only be overlapping shares assigned (=)
+    PoolCase("overlapping 3x3 windows, stride 2, 5x7", (1, 2, 5, 7), 3, 3, 2, kinds=("forward", "backward")),
     # W - pool_width fits the stride, W - pool_height does not: cs231n's own im2col_indices asserts the
     # latter (field_height for the width), and refuses this valid case
     PoolCase("2x3 windows, stride 2", (2, 2, 6, 9), 2, 3, 2, kinds=("forward", "backward")),

@@ -31,8 +31,8 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     return error if np.isfinite(error) else float("inf")
 
 
-def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
-    """A guess at why ``got`` is not ``expected``."""
+def shape_hint(got: tuple[int, ...], expected: tuple[int, ...], padded: bool = True) -> str:
+    """A guess at why ``got`` is not ``expected`` (``padded``: whether the layer pads its input at all)."""
     if len(got) == len(expected) == 4:
         if got[:2] == expected[:2] and got[2:] == expected[2:][::-1]:
             return ": height and width swapped?"
@@ -47,7 +47,7 @@ def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
         if got[:2] == expected[:2] and all(g > e for g, e in zip(got[2:], expected[2:])):
             return ": output too large: stride or dilation ignored?"
         if got[:2] == expected[:2] and all(g < e for g, e in zip(got[2:], expected[2:])):
-            return ": output too small: padding ignored?"
+            return ": output too small: padding ignored?" if padded else ": output too small"
     if len(got) == len(expected) - 1 and got == expected[1:]:
         return ": the batch axis is missing"
     if len(got) == 1 and len(expected) == 1:
@@ -55,9 +55,9 @@ def shape_hint(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
     return ""
 
 
-def check_array(value: Any, expected: np.ndarray, what: str) -> str | None:
+def check_array(value: Any, expected: np.ndarray, what: str, padded: bool = True) -> str | None:
     """None when ``value`` is an ndarray of the expected shape, real dtype and
-    finite values; else a message that says what is wrong with it."""
+    finite values; else a message that says what is wrong with it (``padded``: as in ``shape_hint``)."""
     if value is None:
         return f"{what} is None: did you forget to return it?"
     if isinstance(value, (list, tuple)):
@@ -67,7 +67,7 @@ def check_array(value: Any, expected: np.ndarray, what: str) -> str | None:
     if value.ndim == 0 and expected.ndim > 0:
         return f"{what} is a 0-d array (a scalar), expected shape {tuple(expected.shape)}"
     if value.shape != expected.shape:
-        return f"{what} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}{shape_hint(value.shape, expected.shape)}"
+        return f"{what} has shape {tuple(value.shape)}, expected {tuple(expected.shape)}{shape_hint(value.shape, expected.shape, padded)}"
     if value.dtype.kind not in "fiu":
         return f"{what} has dtype {value.dtype}, expected float64"
     if value.dtype != np.float64:

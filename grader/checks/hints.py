@@ -149,6 +149,15 @@ def _past_last_window(text: str, sizes: tuple[int, int], out: tuple[int, int], s
         index, axis, size = (int(g) for g in found.groups())
         # axes 2 and 3 of out (N, C, H', W'), or 0 and 1 of one image's (H', W') where N and C differ
         k = axis - 2 if axis >= 2 else (axis if size not in batch else -1)
+        if k >= 0 and index == size == out[1 - k] < out[k]:  # an output allocated H' x H' (or W' x W')
+            names = ("H'", "W'", "H", "W") if k == 1 else ("W'", "H'", "W", "H")
+            return (f"the output is allocated {names[0]} x {names[0]} ({size} x {size} here, where it is {out[0]} x "
+                    f"{out[1]}): {names[1]} is computed from {names[2]}, or set to {names[0]}; {names[1]} = ({names[3]} "
+                    f"- {'pool_width' if k == 1 else 'pool_height'}) // stride + 1 (right only for square outputs)"
+                    if pool else
+                    f"the output is allocated {names[0]} x {names[0]} ({size} x {size} here, where it is {out[0]} x "
+                    f"{out[1]}): {names[1]} is computed from {names[2]}, or set to {names[0]} (right only for square "
+                    "outputs)")
         if k < 0 or not index == size == out[k]:
             return None
     elif pool and (cut or _EMPTY_WINDOW.search(text)):
@@ -226,6 +235,10 @@ def _conv_error(args: tuple, text: str) -> str | None:
         return (f"a window is {WW} high and {HH} wide where the kernel is HH = {HH} high and WW = {WW} wide: the "
                 "kernel's height and width are swapped in a slice (right only for square kernels); rows span HH, "
                 "columns WW: x_pad[..., i * stride:i * stride + HH, j * stride:j * stride + WW]")
+    if kernel in tails and (kernel[0], WW, WW) in tails:  # the window's rows from WW as well
+        return (f"a window is {WW} high where the kernel is HH = {HH} high (and WW = {WW} wide): the window's height "
+                "uses WW (right only for square kernels); rows span HH, columns WW: "
+                "x_pad[..., i * stride:i * stride + HH, j * stride:j * stride + WW]")
     low = [t for t in tails if t != kernel and t[0] == kernel[0] and t[1] < HH and t[2] == WW]
     if kernel in tails and low:
         return (f"a window is {low[0][1]} high where the kernel is HH = {HH} high: it starts too low, cut short by "
@@ -309,8 +322,10 @@ FEATURES = {
     "pad_over_1": ("with pad > 1", "something assumes pad = 1: look for a hard-coded 1 (1:-1, H + 2) where pad "
                    "belongs"),
     "stride_over_1": ("with stride > 1",
-                      "the stride is missing somewhere: the window of output (i, j) starts at row i * stride, "
-                      "column j * stride (check every slice and index, the columns as well as the rows)"),
+                      "the stride is missing or misplaced somewhere: the window of output (i, j) starts at row "
+                      "i * stride, column j * stride (check every slice and index, the columns as well as the rows; "
+                      "the stride multiplies the output index i, never the offset inside the window: dw[f, c, m, n] "
+                      "sums dout[:, f, i, j] * x_pad[:, c, i * stride + m, j * stride + n])"),
     "stride_ne_window": ("whose stride differs from the window",
                          "the code assumes the stride equals the window: windows start every stride rows, "
                          "x[:, :, i * stride:i * stride + pool_height, j * stride:j * stride + pool_width], and "

@@ -70,3 +70,32 @@ def test_an_array_put_into_one_element_names_keepdims():
     window = np.ones((2, 2))
     text = _raised(lambda: out.__setitem__((0, 0, 0, 0), np.max(window, keepdims=True)))
     assert "keepdims=True" in error_hint(text)
+
+
+def test_a_window_whose_height_comes_from_the_kernel_width_is_named():
+    x = np.zeros((1, 2, 7, 7))
+    w = np.zeros((3, 2, 3, 5))  # HH = 3, WW = 5
+    args = (x, w, np.zeros(3), {"stride": 1, "pad": 1})
+    window = np.zeros((2, 5, 5))  # x_pad[n, :, i:i + WW, j:j + WW]
+    why = CONV(args, _raised(lambda: window * w[0]))
+    assert "the window's height uses WW" in why and "i * stride + HH" in why
+
+
+def test_a_float_index_is_the_python2_division():
+    x = np.zeros(5)
+    assert "/ always gives a float" in error_hint(_raised(lambda: x[5 / 2]))
+
+
+def test_a_pooling_output_too_small_is_never_put_down_to_padding():
+    from grader.checks.compare import check_array
+
+    expected = np.zeros((2, 3, 3, 3))
+    assert "padding" in check_array(np.zeros((2, 3, 2, 2)), expected, "the output")
+    assert "padding" not in check_array(np.zeros((2, 3, 2, 2)), expected, "the output", padded=False)
+
+
+def test_an_output_allocated_square_is_named_from_the_index_past_its_width():
+    x, p = _pool_args((2, 2, 5, 9), 3, 3, 2)  # H' = 2, W' = 4; out allocated (N, C, H', H')
+    out = np.zeros((2, 2, 2, 2))
+    why = POOL((x, p), _raised(lambda: out.__setitem__((0, 0, 0, 2), 1.0)))
+    assert why.startswith("the output is allocated H' x H'") and "W' is computed from H" in why

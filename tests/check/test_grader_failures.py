@@ -44,7 +44,8 @@ def test_a_part_the_grader_cannot_grade_fails_alone_and_results_are_written(fail
     assert "not your code's fault" in conv[0]["output"] and str(failing_conv) in conv[0]["output"]
     pool = [t for t in data["tests"] if "max_pool" in t["tags"]]
     assert pool and all(t["status"] == "passed" for t in pool)
-    assert data["score"] == pytest.approx(sum(t["score"] for t in pool), abs=1e-3)  # each test rounded to 4 places
+    # each test's score is rounded to 4 places: the sum may be off by half a unit of the 4th place per test
+    assert data["score"] == pytest.approx(sum(t["score"] for t in pool), abs=0.5e-4 * len(pool) + 1e-9)
     assert sorted(p.name for p in out.parent.iterdir()) == ["results.json"]  # no temporary file left behind
 
 

@@ -159,3 +159,17 @@ def test_a_python2_implicit_relative_import_is_named_where_its_names_are_missing
     assert all("NameError" in t.feedback and "Python 2 implicit relative import" in t.feedback
                and "from .layer_utils_helpers import" in t.feedback for t in forward), forward[0].feedback
     assert not any("layer_utils_helpers, which is not installed" in note for note in report.notes), report.notes
+
+
+def test_a_merge_conflict_left_in_the_file_is_named(tmp_path):
+    # found in real hand-ins: a layers file committed mid-merge, with git's conflict markers in it
+    source = (ROOT / "examples" / "submission" / "conv.py").read_text()
+    head, sep, tail = source.partition("def conv_backward(")
+    assert sep
+    conflicted = head + "<<<<<<< HEAD\nSCALE = 1\n=======\nSCALE = 2\n>>>>>>> other\n\n" + sep + tail
+    (tmp_path / "conv.py").write_text(conflicted)
+    report = grade_submission(tmp_path, parts="conv", seed=2, device="cpu", config_path=CONFIG)
+    failed = [t for t in report.tests if t.kind in ("forward", "backward")]
+    assert failed and not any(t.passed for t in failed)
+    assert all("unresolved git merge conflict (3 marker lines in the file)" in t.feedback for t in failed
+               if t.kind == "forward"), failed[0].feedback

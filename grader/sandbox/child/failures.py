@@ -26,7 +26,8 @@ class Failures:
         kind = "import" if importing else "exception"
         if isinstance(exc, SyntaxError) and self.inside(exc.filename):
             where = self.relative(exc.filename)
-            return f"{type(exc).__name__} in {where} line {exc.lineno}: {cap(safe_text(exc.msg))}", "import"
+            text = f"{type(exc).__name__} in {where} line {exc.lineno}: {cap(safe_text(exc.msg))}"
+            return text + merge_conflict(exc), "import"
         if (importing and module_name and isinstance(exc, ModuleNotFoundError) and isinstance(exc.name, str)
                 and (module_name + ".").startswith(exc.name + ".") and self.missing(exc.name)):
             return f"{display(module_name)} was not found in the submission", "import"
@@ -71,6 +72,26 @@ class Failures:
     def missing(self, module_name: str) -> bool:
         path = os.path.join(self.folder, *module_name.split("."))
         return not (os.path.isfile(path + ".py") or os.path.isdir(path))
+
+
+CONFLICT_MARKERS = ("<<<<<<<", "=======", ">>>>>>>")
+
+
+def merge_conflict(exc: SyntaxError) -> str:
+    """What a syntax error at a git merge-conflict marker means, with how many marker lines the file
+    holds: "" for any other syntax error."""
+    line = exc.text if isinstance(exc.text, str) else ""
+    if not line.lstrip().startswith(CONFLICT_MARKERS):
+        return ""
+    try:
+        with open(exc.filename, encoding="utf-8", errors="replace") as file:
+            markers = sum(1 for text in file if text.startswith(CONFLICT_MARKERS))
+    except OSError:
+        markers = 0
+    count = f" ({markers} marker lines in the file)" if markers > 1 else ""
+    return (f": the file holds an unresolved git merge conflict{count}: between `<<<<<<<` and `=======` is one "
+            "side, between `=======` and `>>>>>>>` the other; keep the side you want and delete the marker lines "
+            "(until then the file does not import, and nothing in it can be graded)")
 
 
 def safe_text(obj) -> str:
