@@ -85,6 +85,10 @@ CONV_CASES = (
              kinds=("forward", "backward", "numeric-gradient")),
     ConvCase("stride 3, rows and columns left over", (2, 2, 8, 9), (3, 2, 3, 2), stride=3, pad=0,
              kinds=("forward", "backward")),
+    # stride 3 where it fits exactly (cs231n's layout gets it): a full-convolution backward's dilated dout
+    # has (H' - 1) * stride + 1 rows, which H' * stride - 1 first misses at stride 3
+    ConvCase("stride 3, windows side by side", (2, 2, 6, 9), (2, 2, 3, 3), stride=3, pad=0,
+             kinds=("forward", "backward")),
     ConvCase("dilation 2", (2, 2, 9, 9), (2, 2, 3, 3), pad=2, dilation=2,
              kinds=("forward", "backward", "numeric-gradient")),
 )

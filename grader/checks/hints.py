@@ -278,14 +278,28 @@ def _pool_error(args: tuple, text: str) -> str | None:
                                                            batch=shape[:2], window_sizes=(ph, pw))
     if rows:
         return rows
-    W = np.shape(x)[3]
+    H, W = np.shape(x)[2:]
+    found = _OUT_OF_BOUNDS.search(text)
+    if found:
+        index, axis, size = (int(g) for g in found.groups())
+        into_x = (axis >= 2 and size == (H, W)[axis - 2]) or (axis < 2 and size in (H, W) and size not in shape[:2])
+        if into_x and size not in shape[2:]:  # past the edge of x (or dx), not of the output
+            return ("an index computed inside a window runs past the edge of x: the maximum's position in a "
+                    "pool_height x pool_width window is row k // pool_width, column k % pool_width of its flat index "
+                    "k (not k // pool_height, not k // stride), at x[..., i * stride + row, j * stride + column]")
     if text.startswith("AssertionError") and (W - ph) % S and not (W - pw) % S:
         return (f"an assertion refuses this case, which fits exactly: W - pool_width = {W} - {pw} is a multiple "
                 f"of the stride {S}, but W - pool_height = {W} - {ph} is not: a check uses the window's height "
                 "for the width, as cs231n's own im2col_indices does (`assert (W + 2 * padding - field_height) % "
                 "stride == 0`, a bug in the course's im2col.py): check the width with field_width, or pool "
                 "without im2col")
-    tails = {s[-2:] for s in _shapes(text) if len(s) >= 2}
+    shapes = _shapes(text)
+    N, C = np.shape(x)[:2]
+    if (N, C) in shapes and any(len(t) == 4 and t[:2] == (N, C) for t in shapes):
+        return ("the windows' maxima, shape (N, C), are compared with (or broadcast against) windows of shape (N, C, "
+                "height, width): NumPy lines (N, C) up with the windows' last two axes; keep the reduced axes, "
+                "window.max(axis=(2, 3), keepdims=True), or index the maxima [:, :, None, None]")
+    tails = {s[-2:] for s in shapes if len(s) >= 2}
     if ph != pw and (ph, pw) in tails and (ph, ph) in tails:  # a slice cut pool_height wide beside a right window
         return SQUARE_WINDOWS
     if _cut_window(text, ph, pw, tails):

@@ -135,3 +135,27 @@ def test_a_backward_that_passes_on_the_documented_cache_has_its_failures_there_s
     failed = [t for t in backward if not t.passed]
     assert failed and all(t.status == "failed" and "instead of assigning" in t.feedback for t in failed), [
         (t.name, t.status, t.feedback) for t in failed]
+
+
+def test_a_right_backward_beside_a_forward_of_the_wrong_shape_keeps_its_points(tmp_path):
+    # found in a held-out study: a forward whose output has H' and W' swapped (the wrong shape on
+    # non-square outputs) beside a right backward; the numeric-gradient test cannot use the derivative
+    # of an output of the wrong shape, so it takes the right forward's gradient, with the forward's cache
+    source = (Path(__file__).resolve().parents[2] / "examples" / "submission" / "conv.py").read_text()
+    assert source.count("    return out, cache\n") == 1
+    (tmp_path / "conv.py").write_text(source.replace("    return out, cache\n",
+                                                     "    return out.transpose(0, 1, 3, 2), cache\n", 1))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wrong_shape_conv", tmp_path / "conv.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for case in cases_for("conv"):  # the backward is right by torch, given the documented cache
+        args, tensors, _, dout = torch_case("conv", case, 1, dout_seed=3)
+        grads = module.conv_backward(dout, tuple(args))
+        assert all(np.allclose(g, t.grad.numpy(), atol=1e-9) for g, t in zip(grads, tensors))
+    report = grade_submission(tmp_path, parts="conv", seed=11, device="cpu", config_path=CONFIG)
+    assert not any(t.passed for t in report.tests if t.kind == "forward")
+    later = [t for t in report.tests if t.kind in ("backward", "numeric-gradient")]
+    assert later and all(t.passed and t.score == pytest.approx(t.max_score) for t in later), [
+        (t.name, t.feedback) for t in later if not t.passed]

@@ -99,3 +99,22 @@ def test_an_output_allocated_square_is_named_from_the_index_past_its_width():
     out = np.zeros((2, 2, 2, 2))
     why = POOL((x, p), _raised(lambda: out.__setitem__((0, 0, 0, 2), 1.0)))
     assert why.startswith("the output is allocated H' x H'") and "W' is computed from H" in why
+
+
+def test_maxima_that_lost_their_axes_are_named_from_the_broadcast():
+    x, p = _pool_args((2, 3, 4, 4), 2, 2, 2)
+    window = np.zeros((2, 3, 2, 2))
+    text = _raised(lambda: window == window.max(axis=(2, 3)))
+    assert "keepdims=True" in POOL((x, p), text)
+
+
+def test_an_index_past_the_edge_of_x_is_the_position_inside_a_window():
+    x, p = _pool_args((2, 2, 6, 8), 2, 4, 2)  # H' = 3, W' = 3: an index 8 into the width 8 is into x, not out
+    dx = np.zeros((2, 2, 6, 8))
+    k = 7  # the last element of a 2 x 4 window, split with pool_height: row 3, column 1
+
+    def split_by_height():
+        dx[0, 0, 4 + k // 2, 6 + k % 2] = 1.0
+
+    why = POOL((x, p), _raised(split_by_height))
+    assert why.startswith("an index computed inside a window") and "k // pool_width" in why
