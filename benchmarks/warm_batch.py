@@ -151,6 +151,11 @@ def main() -> None:
     before = Path(args.before).resolve() if args.before else None
     if before is not None and not (before / "grader" / "__init__.py").is_file():
         fail(f"--before {args.before}: no grader package in that folder")
+    for name, code in (("--before", before), ("this checkout", ROOT)):
+        if code is not None and Path(code).resolve().is_relative_to("/tmp"):
+            # (the sandbox then gives its children no private /tmp, and each session scans the shared one)
+            fail(f"{name} is under /tmp ({code}): a grader there runs its sandbox children without a private "
+                 "/tmp and so pays several ms more per child: copy it elsewhere (e.g. /root/h16-before)")
     out = out_file(args.out)
     ways = {"cold": (ROOT, False), "warm": (ROOT, True), **({"before": (before, True)} if before else {})}
     with tempfile.TemporaryDirectory() as tmp:

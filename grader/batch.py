@@ -210,8 +210,9 @@ def unpack(zip_path: Path, target: Path, name: str) -> Path:
 def grade_one(name: str, path: str, is_zip: bool, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     """Grade one submission and return its reports as text (the batch's process writes them).
     Never raises: anything that goes wrong is an ``error`` status."""
-    from grader import report as reporters
     from grader.grading import grade_submission
+    from grader.report.data import to_json_and_gradescope
+    from grader.report.html import to_html
 
     display = os.fsencode(name).decode("utf-8", "backslashreplace")
     started = time.perf_counter()
@@ -220,8 +221,8 @@ def grade_one(name: str, path: str, is_zip: bool, seed: int, options: dict[str, 
             where = unpack(Path(path), Path(scratch), display) if is_zip else Path(path)
             result = grade_submission(where, seed=seed, **options)
         result.submission = display
-        files = {fmt_file: reporters.format_report(result, fmt) for fmt, fmt_file in
-                 (("json", "report.json"), ("html", "report.html"), ("gradescope", "results.json"))}
+        report_json, results_json = to_json_and_gradescope(result)
+        files = {"report.json": report_json, "report.html": to_html(result), "results.json": results_json}
         return {"status": "graded", "files": files, "seconds": time.perf_counter() - started}
     except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]

@@ -87,7 +87,14 @@ def _copied(value: Any) -> Any:
         return tuple(_copied(v) for v in value)
     if isinstance(value, list):
         return [_copied(v) for v in value]
+    if type(value) is dict:  # (a case's parameters: each caller gets its own)
+        return {k: _copied(v) for k, v in value.items()}
     return value
+
+
+def _fields(inputs: Inputs) -> tuple:
+    """An ``Inputs`` as a tuple ``_remembered`` copies whole (the caller sets ``dout`` on its own)."""
+    return inputs.args, inputs.dout, dict(inputs.extra)
 
 
 def _remembered(key: tuple | None, compute) -> Any:
@@ -121,10 +128,17 @@ class ReferenceTruth:
         return tuple(as_layer(layer).cases(spec))
 
     def inputs(self, layer, case: Case, seed: int, spec) -> Inputs:
-        return as_layer(layer).draw(case, seed, spec)
+        layer = as_layer(layer)
+        if layer.declared:
+            return layer.draw(case, seed, spec)
+        # drawn once per (part, case, seed, layout) in a process: every submission of a batch has the same
+        key = ("inputs", layer.name, case, seed, spec)
+        return Inputs(*_remembered(key, lambda: _fields(layer.draw(case, seed, spec))))
 
     def upstream(self, layer, case: Case, seed: int, shape: tuple[int, ...]) -> np.ndarray:
-        return upstream(shape, seed, as_layer(layer).name, case.name)
+        name = as_layer(layer).name
+        key = ("upstream", name, case.name, seed, tuple(shape))
+        return _remembered(key, lambda: upstream(shape, seed, name, case.name))
 
     def forward(self, layer, case: Case, args: tuple) -> tuple[np.ndarray, Any]:
         layer = as_layer(layer)

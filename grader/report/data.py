@@ -44,20 +44,26 @@ def _gradescope_test(test: TestResult) -> dict[str, Any]:
 
 def json_dict(report: Report) -> dict[str, Any]:
     """Gradescope's shape plus the run's context and each test's part, kind and details."""
-    data = gradescope_dict(report)
-    for entry, test in zip(data["tests"], report.tests):
-        entry.update(part=test.part, kind=test.kind, ran=test.ran, details=json_safe(test.details) or {})
-    data.update(
-        submission=clean_text(report.submission),
-        seed=int(report.seed),
-        layout=clean_text(report.layout),
-        device=clean_text(report.device),
-        percent=rounded(report.percent),
-        protections=json_safe(report.protections) or {},
-        sandboxes=[{"parts": names, "protections": had} for names, had in sandboxes(report)],
-        notes=[clean_text(n) for n in report.notes],
-    )
-    return data
+    return _with_context(report, gradescope_dict(report))
+
+
+def _with_context(report: Report, data: dict[str, Any]) -> dict[str, Any]:
+    """Gradescope's ``data`` (left as it is) with the run's context and each test's part, kind and
+    details added, in a dict of its own."""
+    tests = [{**entry, "part": test.part, "kind": test.kind, "ran": test.ran,
+              "details": json_safe(test.details) or {}} for entry, test in zip(data["tests"], report.tests)]
+    return {
+        **data,
+        "tests": tests,
+        "submission": clean_text(report.submission),
+        "seed": int(report.seed),
+        "layout": clean_text(report.layout),
+        "device": clean_text(report.device),
+        "percent": rounded(report.percent),
+        "protections": json_safe(report.protections) or {},
+        "sandboxes": [{"parts": names, "protections": had} for names, had in sandboxes(report)],
+        "notes": [clean_text(n) for n in report.notes],
+    }
 
 
 def summary(report: Report) -> str:
@@ -74,7 +80,70 @@ def summary(report: Report) -> str:
 
 
 def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    """``json.dumps(data, indent=2, allow_nan=False)`` and a newline, written by ``_indented``: the
+    standard library's writer is its pure-Python one whenever there is an indent (a batch writes
+    two of these per submission).  Anything ``_indented`` does not write exactly as it would (a
+    type other than dict, list, tuple, str, int, float, bool and None, a key that is not a str, a
+    float that is not finite) is left to ``json.dumps``, errors and all."""
+    out: list[str] = []
+    try:
+        _indented(data, "\n", out)
+    except _Unusual:
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    out.append("\n")
+    return "".join(out)
+
+
+class _Unusual(Exception):
+    """A value ``_indented`` leaves to ``json.dumps``."""
+
+
+_INFINITY = float("inf")
+
+
+def _indented(value: Any, newline: str, out: list[str]) -> None:
+    """Append ``value`` as ``json.dumps(..., indent=2)`` writes it, ``newline`` being the line break
+    and indent of its own level."""
+    kind = type(value)
+    if kind is str:
+        out.append(_string(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float:
+        if value != value or value == _INFINITY or value == -_INFINITY:
+            raise _Unusual
+        out.append(float.__repr__(value))
+    elif kind is list or kind is tuple or kind is dict:
+        braces = "{}" if kind is dict else "[]"
+        if not value:
+            out.append(braces)
+            return
+        inner = newline + "  "
+        items = ((_key(k), v) for k, v in value.items()) if kind is dict else (("", v) for v in value)
+        out.append(braces[0])
+        separator = inner
+        for label, item in items:
+            out.append(separator + label)
+            _indented(item, inner, out)
+            separator = "," + inner
+        out.append(newline + braces[1])
+    else:
+        raise _Unusual
+
+
+def _key(key: Any) -> str:
+    if type(key) is not str:
+        raise _Unusual
+    return _string(key) + ": "
+
+
+_string = json.encoder.encode_basestring_ascii  # what json.dumps writes a str with (ensure_ascii)
 
 
 def to_gradescope(report: Report) -> str:
@@ -85,3 +154,10 @@ def to_gradescope(report: Report) -> str:
 def to_json(report: Report) -> str:
     """The JSON report (Gradescope's shape with extras), as text."""
     return _dumps(json_dict(report))
+
+
+def to_json_and_gradescope(report: Report) -> tuple[str, str]:
+    """``(to_json(report), to_gradescope(report))`` from one pass over the report (a batch
+    writes both for every submission)."""
+    gradescope = gradescope_dict(report)
+    return _dumps(_with_context(report, gradescope)), _dumps(gradescope)

@@ -317,28 +317,31 @@ class ChildProcess:
         return True
 
     def _read_channel(self, inbox: Inbox, ex: Exchange, max_reply: int) -> bool:
-        try:
-            count = self.channel.recv_into(inbox.free())
-        except (BlockingIOError, InterruptedError):
-            return True
-        except OSError:
-            count = 0
-        if not count:
-            ex.failure = "exited"
-            return False
-        inbox.got += count
-        if ex.reply_length is None and inbox.got == wire.FRAME_HEADER.size:
-            (ex.reply_length,) = wire.FRAME_HEADER.unpack_from(inbox.buffer)
-            if ex.reply_length > max_reply:
-                ex.failure = "too_large"
+        """Read what the socket holds of the reply now: the header, then (without waiting for the
+        next wake-up: the child sends both at once) as much of the body as has come."""
+        while True:
+            try:
+                count = self.channel.recv_into(inbox.free())
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                count = 0
+            if not count:
+                ex.failure = "exited"
                 return False
-            inbox.expect(ex.reply_length)
-        if ex.reply_length is not None and inbox.got == len(inbox.buffer):
-            ex.body = memoryview(inbox.buffer)[wire.FRAME_HEADER.size:]
-            if self._pending_bytes():
-                ex.failure = "garbage"  # more than one reply: something else writes to the socket
-                return False
-        return True
+            inbox.got += count
+            if ex.reply_length is None and inbox.got == wire.FRAME_HEADER.size:
+                (ex.reply_length,) = wire.FRAME_HEADER.unpack_from(inbox.buffer)
+                if ex.reply_length > max_reply:
+                    ex.failure = "too_large"
+                    return False
+                inbox.expect(ex.reply_length)
+            if ex.reply_length is not None and inbox.got == len(inbox.buffer):
+                ex.body = memoryview(inbox.buffer)[wire.FRAME_HEADER.size:]
+                if self._pending_bytes():
+                    ex.failure = "garbage"  # more than one reply: something else writes to the socket
+                    return False
+                return True
 
     def _pending_bytes(self) -> bool:
         try:

@@ -303,6 +303,7 @@ class Session:
         self.protected = self.hidden + tuple(str(Path(h).resolve()) for h in protected)
         self.trusted = grader_folders() + tuple(str(Path(t).resolve()) for t in trusted)
         self.events: list[Event] = []
+        self._requests: dict[tuple, list] = {}  # framed requests by (module, trusted file, function, repeat)
         if not set(self.hardening) <= set(HARDENING):
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
         self.closed = False
@@ -545,7 +546,11 @@ class Session:
             return CallResult(False, error=f"not run: {self.dead_reason}", kind="dead", notes=tuple(notes))
         timeout = float(timeout_s or self.limits.call_timeout_s)
         budget_bound = self._budget_s < timeout
-        request = wire.frame(wire.encode_parts(dict(target, function=function, repeat=repeat)))
+        key = (target["module"], target["trusted"], function, repeat)
+        request = self._requests.get(key)
+        if request is None:  # (the same few requests, again and again: encoded once)
+            request = wire.frame(wire.encode_parts(dict(target, function=function, repeat=repeat)))
+            self._requests[key] = request
         deadline = time.monotonic() + min(timeout, self._budget_s)
         try:  # the request, then its arguments: the child decodes those afresh for every repeat
             ex = self._child.exchange(request + wire.frame(payload), deadline,
@@ -574,7 +579,7 @@ class Session:
             reported.append(Event("tamper", f"{where}: the guard's channel to the grader was closed or replaced"))
         events = _dedupe(reported + observed_events(result, where, ex) + self._leftovers(where))
         self.events.extend(e for e in events if e not in self.events)
-        return replace(result, events=tuple(events))
+        return replace(result, events=tuple(events)) if events else result
 
     def _leftovers(self, where: str) -> list[Event]:
         """What the child made that would outlive it, looked for where nothing else stops it: SysV

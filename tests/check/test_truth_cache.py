@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from grader.checks import truth as truth_module
-from grader.checks.cases import CONV_CASES, conv_inputs
+from grader.checks.cases import CONV_CASES, POOL_CASES, conv_inputs, pool_inputs, upstream
 from grader.checks.truth import ReferenceTruth
+from grader.layouts import PartSpec
 from grader.parts import registry
 
 torch = pytest.importorskip("torch")
@@ -34,3 +35,24 @@ def test_a_declared_part_is_not_remembered(monkeypatch):
     declared = type(layer)(**{**layer.__dict__, "declared": True})
     assert truth_module._cached(declared, "forward", "cpu", ()) is None
     assert truth_module._cached(layer, "forward", "cpu", ()) is not None
+
+
+def test_remembered_inputs_and_upstream_gradients_are_fresh_draws_and_the_callers_own():
+    """A batch worker draws each case's inputs and upstream gradient once per seed: each caller
+    gets what a fresh draw gives, in arrays (and a parameter dict) of its own."""
+    truth, conv, pool = ReferenceTruth(), registry()["conv"], registry()["max_pool"]
+    spec = PartSpec("conv", "conv", "conv.py", "conv_forward", "conv_backward")
+    for _ in range(2):  # drawn, then remembered
+        got = truth.inputs(conv, CONV_CASES[3], 11, spec)
+        want = conv_inputs(CONV_CASES[3], 11, "conv", True)
+        assert len(got.args) == 4 and got.args[3] == want.args[3] and got.dout is None
+        assert all(np.array_equal(a, b) for a, b in zip(got.args[:3], want.args[:3]))
+        got.args[0][...] = 0.0
+        got.args[3]["stride"] = 99
+        got.dout = np.ones(1)
+        dout = truth.upstream(conv, CONV_CASES[3], 11, (2, 3, 4, 4))
+        assert np.array_equal(dout, upstream((2, 3, 4, 4), 11, "conv", CONV_CASES[3].name))
+        dout[...] = 0.0
+    pooled = truth.inputs(pool, POOL_CASES[6], 11, None)
+    assert np.array_equal(pooled.args[0], pool_inputs(POOL_CASES[6], 11, "max_pool").args[0])
+    assert not np.array_equal(truth.inputs(conv, CONV_CASES[3], 12, spec).args[0], want.args[0])  # another seed

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+from hypothesis import given, settings, strategies as st
+
 from grader.report import to_gradescope, to_json
+from grader.report.data import _dumps, to_json_and_gradescope
 from grader.results import PARTS, Report, TestResult
 
 TOP = {"score", "max_score", "execution_time", "output", "output_format", "stdout_visibility", "tests"}
@@ -101,3 +105,35 @@ def test_json_is_strict():
 def test_empty_report_is_valid():
     data = json.loads(to_gradescope(Report("s", 1)))
     assert data["tests"] == [] and data["score"] == 0 and data["max_score"] == 0
+
+
+# JSON as the reports hold it: every value json.dumps writes (text of any code point, floats of any size)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_the_reports_json_is_written_as_json_dumps_writes_it(value):
+    assert _dumps(value) == json.dumps(value, indent=2, allow_nan=False) + "\n"
+
+
+@pytest.mark.parametrize("value", [{"x": float("nan")}, [float("inf")], {"k": -float("inf")}, {1: "int key"},
+                                   {None: 1}, {"s": {1, 2}}, {"b": b"bytes"}, [object()]])
+def test_what_the_fast_writer_leaves_to_json_dumps_comes_out_as_json_dumps_makes_it(value):
+    """Non-finite floats, keys that are not str and values that are not JSON: json.dumps's text or error."""
+    try:
+        want = json.dumps(value, indent=2, allow_nan=False) + "\n"
+    except (ValueError, TypeError) as exc:
+        with pytest.raises(type(exc), match=str(exc)):
+            _dumps(value)
+    else:
+        assert _dumps(value) == want
+
+
+def test_one_pass_gives_both_reports(report):
+    assert to_json_and_gradescope(report) == (to_json(report), to_gradescope(report))
+    empty = Report("s", 1)
+    assert to_json_and_gradescope(empty) == (to_json(empty), to_gradescope(empty))

@@ -127,6 +127,35 @@ def test_a_huge_array_hits_the_memory_limit(session):
     assert s.call("bad", "ok", (1,)).value == 2
 
 
+def test_the_memory_error_reserve_is_held_by_the_child_alone(monkeypatch):
+    """The child's first reserve is made as its file loads (once, in a warm template) and handed to
+    the child whole: dropping it on a MemoryError frees it (nothing else refers to it)."""
+    import gc
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from grader.sandbox import session as session_module, wire
+
+    child = Path(session_module.__file__).with_name("child")
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(name, child / f"{name.removeprefix('_grader_child_')}.py")
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    load("_grader_child_failures")
+    calls = load("_grader_child_calls")
+    config = {"folder": "/nonexistent", "limits": {"memory_mb": None}, "max_result_bytes": 1 << 20}
+    first = calls.Child(config, None, wire, ())
+    assert len(first.reserve) == 1 << 20 and calls._RESERVE is None
+    assert gc.get_referrers(first.reserve) in ([first], [vars(first)])  # (3.11 reports the object, not its dict)
+    second = calls.Child(config, None, wire, ())
+    assert len(second.reserve) == 1 << 20 and second.reserve is not first.reserve
+
+
 def test_a_growing_list_hits_the_memory_limit_and_the_parent_survives(session):
     s = session({"bad.py": BAD}, limits=Limits(call_timeout_s=10, memory_mb=400))
     other = session({"bad.py": BAD})  # another part, in a session of its own

@@ -127,6 +127,18 @@ def test_forbidden_modules_are_refused_however_imported(session, function):
     assert s.call("attempts", function, ("xml.sax",)).ok  # a sibling of a forbidden submodule is fine
 
 
+def test_a_run_time_import_is_seen_after_calls_that_imported_nothing(session):
+    """The child works out the loaded modules again only when sys.modules changed: calls that
+    import nothing reuse it, and the first that does is still caught."""
+    s = session({"attempts.py": ATTEMPTS + "\ndef nothing():\n    return 1\n"}, rules=Rules(forbidden_modules=("csv",)))
+    for _ in range(3):
+        r = s.call("attempts", "nothing")
+        assert r.ok and r.events == (), r
+    r = s.call("attempts", "real", ("csv",))
+    assert any("imported a forbidden library at run time: csv" in e.detail for e in r.events), r
+    assert s.call("attempts", "nothing").ok
+
+
 def test_writes_outside_tmpdir_are_refused_and_reads_of_protected_folders_too(session, tmp_path):
     secret = tmp_path / "secret"
     secret.mkdir()

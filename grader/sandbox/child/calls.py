@@ -26,6 +26,16 @@ _perf_counter = time.perf_counter  # bound now: a student patching time.perf_cou
 MAX_NOTES = 20
 MAX_STAND_INS = 16  # missing libraries given a stand-in per import
 JOINED_REPLY_BYTES = 1 << 18  # a reply up to this size is copied into one buffer and sent in one write
+# The first MemoryError reserve (``Child.reserve``), made as this file loads: a warm template's children
+# share its zeroed pages (never written) instead of each zeroing a megabyte of its own.
+_RESERVE: bytearray | None = bytearray(1 << 20)
+
+
+def _take_reserve() -> bytearray:
+    """The reserve made as this file loaded, once (nothing else keeps it: freeing it frees it), then new ones."""
+    global _RESERVE
+    reserve, _RESERVE = _RESERVE, None
+    return reserve if reserve is not None else bytearray(1 << 20)
 
 
 def _prefixes(name: str) -> list[str]:
@@ -189,8 +199,9 @@ class Child:
         self.trusted_packages: dict[str, str] = {}
         self.notes: list[str] = []
         self.watch = watch  # a Watch, or None (no guard: nothing to report)
-        self.reserve = bytearray(1 << 20)  # given back on MemoryError, so that reporting it has room
+        self.reserve = _take_reserve()  # given back on MemoryError, so that reporting it has room
         self.stand_ins = (_Forbidden, _stand_in_code())  # as loaded, before any student code
+        self._loaded: tuple[set, set] | None = None  # (sys.modules' names, loaded_modules()) when last asked
 
     # --- requests and replies
 
@@ -277,11 +288,19 @@ class Child:
         """An event for the integrity tests: written to the parent by the guard, at once."""
         sys.audit("grader.event", code, failures.cap(detail))
 
+    def loaded_modules(self) -> set:
+        """The names in sys.modules and the top-level packages of all of them; worked out again only
+        when the names changed since the last call (most calls import nothing)."""
+        names = set(sys.modules)
+        if self._loaded is None or self._loaded[0] != names:
+            self._loaded = (names, {name.partition(".")[0] for name in names} | names)
+        return self._loaded[1]
+
     def look_for_replacements(self) -> None:
         if self.watch is None:
             return
         try:  # imports that never raised the "import" audit event (importlib.import_module does not)
-            loaded = {name.partition(".")[0] for name in list(sys.modules)} | set(sys.modules)
+            loaded = self.loaded_modules()
             forbidden = tuple(self.config["rules"]["forbidden"])
             kind, code = self.stand_ins
             try:
@@ -395,9 +414,10 @@ class Child:
         call fresh copies, so this changes no score; it is a bug in a layer all the same)."""
         try:
             fresh_args, fresh_kwargs = self.wire.decode(request["args"], ref=self.resolve_ref)
-            names = _parameter_names(function)
+            names = None  # (inspect.signature costs more than the rest of a call here: only for a change)
             for i, (used, fresh) in enumerate(zip(args, fresh_args)):
                 if _changed(used, fresh):
+                    names = _parameter_names(function) if names is None else names
                     name = names[i] if i < len(names) else f"argument {i + 1}"
                     self.record("mutated-input", f"{request['function']} changed its input {name} in place")
             for key, fresh in fresh_kwargs.items():

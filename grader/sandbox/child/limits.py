@@ -8,15 +8,18 @@ is loaded by path by ``main.py`` (see there).
 
 from __future__ import annotations
 
+try:  # imported as this file loads: once in the warm template, not again in each of its children
+    import resource
+except ImportError:
+    resource = None
+
 
 def set_limits(limits: dict, host_root: bool) -> list[str]:
     """Apply ``limits`` (memory_mb, cpu_s, file_size_mb, processes, open_files; None: not
     limited); return notes about those this OS lacks.  ``host_root``: the child is root of
     the machine (not of a user namespace), whom RLIMIT_NPROC does not bind."""
     notes = []
-    try:
-        import resource
-    except ImportError:
+    if resource is None:
         return ["no resource module: memory, CPU and file-size limits are not enforced"]
     wanted = [("RLIMIT_CORE", 0, 0)]
     if limits.get("memory_mb") is not None:

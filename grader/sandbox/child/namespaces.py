@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+"".encode().decode("unicode_escape")  # the codec ``confine`` reads mountinfo with: loaded once, in the warm template
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME, ST_RELATIME = 1024, 2048, 1 << 21, 4096

@@ -49,27 +49,44 @@ def program(arch: str) -> list[tuple[int, int, int, int]]:
     return code + [(BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)]
 
 
+def _prepared(arch: str) -> tuple:
+    """(ctypes, the filter as seccomp(2) takes it, libc) for ``arch``: pure computation, no system
+    call, made once as this file loads where it can be (in the warm template: not in each child)."""
+    import ctypes
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    code = program(arch)
+    instructions = (Instruction * len(code))(*(Instruction(*i) for i in code))
+    prog = Program(len(code), instructions)  # (ctypes keeps the instructions alive with it)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    libc.syscall.restype = ctypes.c_long
+    return ctypes, prog, libc
+
+
+def _machine() -> str:
+    return os.uname().machine if hasattr(os, "uname") else sys.platform
+
+
+try:
+    _PREPARED = _prepared(_machine()) if sys.platform.startswith("linux") and _machine() in ARCHES else None
+except (OSError, AttributeError, ImportError):  # said when the filter is asked for (it tries again then)
+    _PREPARED = None
+
+
 def forbid_lasting_syscalls() -> tuple[bool, list[str]]:
     """Install the filter on every thread of this process: (installed, notes on why not)."""
-    arch = os.uname().machine if hasattr(os, "uname") else sys.platform
+    arch = _machine()
     if not sys.platform.startswith("linux") or arch not in ARCHES or sys.maxsize < 2**32:
         return False, [f"no system-call filter on {sys.platform}/{arch}: SysV IPC and mknod are not refused"]
     try:
-        import ctypes
-
-        class Instruction(ctypes.Structure):
-            _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
-                        ("k", ctypes.c_uint32)]
-
-        class Program(ctypes.Structure):
-            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
-
-        code = program(arch)
-        instructions = (Instruction * len(code))(*(Instruction(*i) for i in code))
-        prog = Program(len(code), instructions)
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-        libc.syscall.restype = ctypes.c_long
+        ctypes, prog, libc = _PREPARED or _prepared(arch)
         if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "no_new_privs")
         done = libc.syscall(ctypes.c_long(ARCHES[arch][1]), ctypes.c_ulong(SECCOMP_SET_MODE_FILTER),
