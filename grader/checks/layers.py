@@ -673,9 +673,10 @@ class LayerChecker:
                 # forward's reading of a feature fits it in a backward too
                 reading = "forward" if symptom == "raises" else kind
                 split = _split(order, hit, clear)
-                if split and split[-1] == "or" and symptom in ("raises", "fails") and any(
-                        _STEPPING.search(tests[i].feedback) for r, i in rows if r.symptoms[kind].get("raises")):
-                    # the errors already say the loops step through the whole input: that one cause breaks
+                raising = [tests[i].feedback for r, i in rows if r.symptoms[kind].get("raises")]
+                if split and split[-1] == "or" and symptom in ("raises", "fails") and raising and all(
+                        _STEPPING.search(text) for text in raising):
+                    # every error already says the loops step through the whole input: that one cause breaks
                     # cases of several kinds at once, so a split into "two bugs" would mislead
                     continue
                 if split:
