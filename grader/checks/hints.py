@@ -351,7 +351,10 @@ FEATURES = {
                 "a window starts at i * stride, not i * pool_height, and there are H' = (H - pool_height) // stride "
                 "+ 1 of them down (not H // pool_height, nor one per stride step of the input)"),
     "gaps": ("whose windows leave gaps (stride > window)",
-             "elements no window covers get no gradient (start dx from zeros), and a window starts at i * stride"),
+             "elements no window covers get no gradient (start dx from zeros), and a window starts at i * stride",
+             # a forward: no gradient to start from zeros
+             "a window starts at i * stride, not i * pool_height (the rows and columns between windows belong to "
+             "none), and there are H' = (H - pool_height) // stride + 1 of them down"),
     "square_out_not": ("whose output is not square (H' != W')",
                        "look for a loop bound, size or index that uses H' where W' belongs, or the reverse "
                        "(right only for square outputs)"),

@@ -91,7 +91,7 @@ ERROR_HINTS = (
     (re.compile(r"cannot access local variable '\w+' where it is not associated with a value"),
      "a variable is assigned only on some paths (inside `if pad > 0:` or the like) and this case took another: "
      "assign it on every path (np.pad with pad 0 returns x as it is)"),
-    (re.compile(r"name 'xrange' is not defined"),
+    (re.compile(r"name 'xrange' is not defined|xrange is not installed in the grader's sandbox"),
      "xrange is Python 2's range: use range (this code was written for Python 2: check that sizes use // too)"),
     (re.compile(r"module 'numpy.lib' has no attribute 'pad'"),
      "np.lib.pad is gone from NumPy 2: call np.pad (the same arguments)"),

@@ -118,3 +118,20 @@ def test_an_index_past_the_edge_of_x_is_the_position_inside_a_window():
 
     why = POOL((x, p), _raised(split_by_height))
     assert why.startswith("an index computed inside a window") and "k // pool_width" in why
+
+
+def test_xrange_from_the_future_package_is_named_like_python2_xrange():
+    # `from past.builtins import xrange` (the `future` package) where it is not installed: the sandbox's
+    # stand-in raises with this message when the code calls it
+    text = ("ModuleNotFoundError: past.builtins.xrange is not installed in the grader's sandbox (your code imported "
+            "it, and the graded functions use it) (cs231n/layers.py, line 534)")
+    assert "use range" in error_hint(text)
+
+
+def test_a_forward_failing_where_windows_leave_gaps_is_not_told_about_gradients():
+    from grader.checks.layers import _splitting
+
+    forward = _splitting("max_pool_forward gives wrong values", ("gaps",), 2, 14, "forward")
+    backward = _splitting("dx is wrong", ("gaps",), 2, 14, "backward")
+    assert "gradient" not in forward and "zeros" not in forward and "i * stride" in forward
+    assert "start dx from zeros" in backward
