@@ -120,20 +120,31 @@ SQUARE_WINDOWS = ("the windows are pool_height x pool_height: the width is taken
                   "j*stride:j*stride + pool_width]")
 IM2COL_ROWS = ("window (i, j) is stored in row i * H' + j: with a non-square output rows collide or run past the end "
                "(right only for square outputs); use row i * W' + j, and i, j = divmod(row, W') back")
-_ROW_PAST_END = re.compile(r"index (\d+) is out of bounds for axis \d+ with size (\d+)")
+_OUT_OF_BOUNDS = re.compile(r"index (\d+) is out of bounds for axis (\d+) with size (\d+)")
+
+
+def _out_of_bounds(text: str) -> tuple[int, int, int] | None:
+    """(index, axis, size) of NumPy's index error in ``text``, or None."""
+    found = _OUT_OF_BOUNDS.search(text)
+    return tuple(int(g) for g in found.groups()) if found else None
+
+
+def _reshaped(text: str) -> tuple[int, list[int]] | None:
+    """(size, shape) of NumPy's "cannot reshape array of size ... into shape (...)" in ``text``, or None."""
+    found = _RESHAPE.search(text)
+    return (int(found.group(1)), [int(n) for n in found.group(2).split(",") if n.strip()]) if found else None
 
 
 def _rows_past_end(out_shape: tuple[int, ...], text: str) -> str | None:
     """An index error at row H' * W' of an im2col matrix, on a taller-than-wide output: the
     window (i, j) went to row i * H' + j."""
-    found = _ROW_PAST_END.search(text)
+    found = _out_of_bounds(text)
     H_out, W_out = out_shape[2:]
-    if found and H_out > W_out and int(found.group(2)) == H_out * W_out:
+    if found and H_out > W_out and found[2] == H_out * W_out:
         return IM2COL_ROWS
     return None
 
 
-_OUT_OF_BOUNDS = re.compile(r"index (\d+) is out of bounds for axis ([0-3]) with size (\d+)")
 _EMPTY_WINDOW = re.compile(r"zero-size array to reduction operation|argmax of an empty sequence")
 
 
@@ -144,9 +155,10 @@ def _past_last_window(text: str, sizes: tuple[int, int], out: tuple[int, int], s
     window (one the edge cut short), where stepping through the input by the stride gives more window
     starts than there are windows: the loops go over every stride step of the input, and the last
     windows hang over its edge."""
-    found = _OUT_OF_BOUNDS.search(text)
+    found = _out_of_bounds(text)
+    found = found if found and found[1] <= 3 else None
     if found:
-        index, axis, size = (int(g) for g in found.groups())
+        index, axis, size = found
         # axes 2 and 3 of out (N, C, H', W'), or 0 and 1 of one image's (H', W') where N and C differ
         k = axis - 2 if axis >= 2 else (axis if size not in batch else -1)
         if k >= 0 and index == size == out[1 - k] < out[k]:  # an output allocated H' x H' (or W' x W')
@@ -200,9 +212,9 @@ def _crop_by_one(text: str, x: tuple[int, ...], pad: int) -> str | None:
         return None
     H, W = x[2:]
     crop = (H + 2 * pad - 2, W + 2 * pad - 2)
-    reshaped = _RESHAPE.search(text)
+    reshaped = _reshaped(text)
     if reshaped:
-        size, shape = int(reshaped.group(1)), [int(n) for n in reshaped.group(2).split(",") if n.strip()]
+        size, shape = reshaped
         cut = len(shape) >= 2 and tuple(shape[-2:]) == (H, W) and size == int(np.prod(shape[:-2])) * crop[0] * crop[1]
     else:
         tails = {t[-2:] for t in _shapes(text) if len(t) >= 2}
@@ -262,9 +274,9 @@ def _conv_error(args: tuple, text: str) -> str | None:
 def _cut_window(text: str, ph: int, pw: int, tails: set[tuple[int, ...]]) -> bool:
     """Whether an error is about a window the edge of x cut short: a reshape of it to pool_height *
     pool_width values, or a broadcast of it against a whole window."""
-    reshaped = _RESHAPE.search(text)
+    reshaped = _reshaped(text)
     if reshaped:
-        size, shape = int(reshaped.group(1)), [int(n) for n in reshaped.group(2).split(",") if n.strip()]
+        size, shape = reshaped
         return shape[-1] == ph * pw and size < int(np.prod(shape))
     return (ph, pw) in tails and any(t != (ph, pw) and t[0] <= ph and t[1] <= pw for t in tails)
 
@@ -279,9 +291,9 @@ def _pool_error(args: tuple, text: str) -> str | None:
     if rows:
         return rows
     H, W = np.shape(x)[2:]
-    found = _OUT_OF_BOUNDS.search(text)
-    if found:
-        index, axis, size = (int(g) for g in found.groups())
+    found = _out_of_bounds(text)
+    if found and found[1] <= 3:
+        index, axis, size = found
         into_x = (axis >= 2 and size == (H, W)[axis - 2]) or (axis < 2 and size in (H, W) and size not in shape[:2])
         if into_x and size not in shape[2:]:  # past the edge of x (or dx), not of the output
             return ("an index computed inside a window runs past the edge of x: the maximum's position in a "
