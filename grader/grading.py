@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from grader import config as config_module
-from grader.checks import integrity
+from grader.checks import integrity, source
 from grader.checks.layers import LayerChecker
 from grader.checks.speed import run_speed
 from grader.checks.truth import ReferenceTruth
@@ -86,7 +86,7 @@ def grade_layers(root: Path, part: str, spec: PartSpec, cfg: config_module.Confi
     with (prestarted.take(part) if prestarted else part_session(root, cfg, limits)) as session:
         if cfg.require_isolation:  # before any student code runs in it
             check_isolation(session.protections, part)
-        checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance, layer)
+        checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance, layer, source.read(root, spec.file))
         tests = checker.run()
         correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
         if truth.public:  # a student install has no reference to time against

@@ -120,6 +120,8 @@ SQUARE_WINDOWS = ("the windows are pool_height x pool_height: the width is taken
                   "j*stride:j*stride + pool_width]")
 IM2COL_ROWS = ("window (i, j) is stored in row i * H' + j: with a non-square output rows collide or run past the end "
                "(right only for square outputs); use row i * W' + j, and i, j = divmod(row, W') back")
+_SCALAR = re.compile(r"only 0-dimensional arrays can be converted|only length-1 arrays can be converted|"
+                     r"can only convert an array of size 1")
 _OUT_OF_BOUNDS = re.compile(r"index (\d+) is out of bounds for axis (\d+) with size (\d+)")
 
 
@@ -233,6 +235,10 @@ def _conv_error(args: tuple, text: str) -> str | None:
     S, P, D = p["stride"], p["pad"], p.get("dilation", 1)
     shape = tuple(np.shape(args[0])[:1]) + (np.shape(args[1])[0],) + tuple(
         (n + 2 * P - D * (k - 1) - 1) // S + 1 for n, k in zip(np.shape(args[0])[2:], (HH, WW)))
+    if _SCALAR.search(text):  # in a conv, the one-value array is almost always the bias
+        return ("float() or int() of an array with axes: NumPy 2 refuses it even when the array holds one value "
+                "(a bias kept as shape (1, 1, 1) or (F, 1)): add b[f], a number, or take .item() of a one-value "
+                "array")
     rows = _rows_past_end(shape, text) or _past_last_window(
         text, tuple(n + 2 * P for n in np.shape(args[0])[2:]), shape[2:], S, pool=False, batch=shape[:2],
         window_sizes=(HH, WW)) or _crop_by_one(text, tuple(np.shape(args[0])), P)
@@ -281,8 +287,24 @@ def _cut_window(text: str, ph: int, pw: int, tails: set[tuple[int, ...]]) -> boo
     return (ph, pw) in tails and any(t != (ph, pw) and t[0] <= ph and t[1] <= pw for t in tails)
 
 
+def _window_buffer(text: str, ph: int, pw: int, sizes: tuple[int, ...]) -> bool:
+    """An array of pool_height + pool_width elements (per window) used as a window's: reshaped to the
+    window, or indexed by a flat position in it (an index error at that size, not one of x's ``sizes``)."""
+    if ph * pw == ph + pw:  # 2 x 2: the two agree
+        return False
+    reshaped, found = _reshaped(text), _out_of_bounds(text)
+    if reshaped:
+        size, shape = reshaped
+        return shape[-2:] == [ph, pw] and size == int(np.prod(shape[:-2])) * (ph + pw)
+    return bool(found and found[2] == ph + pw and found[0] < ph * pw and found[2] not in sizes)
+
+
 def _pool_error(args: tuple, text: str) -> str | None:
     x, p = args
+    if _window_buffer(text, p["pool_height"], p["pool_width"], tuple(np.shape(x)[2:])):
+        return (f"an array of pool_height + pool_width = {p['pool_height'] + p['pool_width']} elements stands for a "
+                f"window of pool_height * pool_width = {p['pool_height'] * p['pool_width']} (right only for 2x2 "
+                "windows): allocate np.zeros(pool_height * pool_width), or np.zeros((pool_height, pool_width))")
     shape = tuple(np.shape(x)[:2]) + tuple((n - k) // p["stride"] + 1 for n, k in zip(
         np.shape(x)[2:], (p["pool_height"], p["pool_width"])))
     ph, pw, S = p["pool_height"], p["pool_width"], p["stride"]
@@ -325,6 +347,12 @@ def _pool_error(args: tuple, text: str) -> str | None:
                 "j * stride:j * stride + pool_width]")
     return None
 
+
+# The "overlap" cause for a backward whose source already adds into dx (its line filled in).
+OVERLAP_ADDS = ("overlapping windows share elements, and dx is added into (+=, line {line}) as it must be: check that "
+                "what is added belongs to this window alone (not a mask or an argmax kept for the whole input, "
+                "where overlapping windows overwrite each other's part), and that a window starts at i * stride, "
+                "not i * pool_height")
 
 # What sets a case apart, and what a bug seen on exactly such cases most likely is: key -> (the
 # cases, "on every case ..."; the likely cause[; the likely cause in a forward, where it differs]).

@@ -18,6 +18,7 @@ The reference runs here, in the parent; student code only in the session.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 import re
@@ -33,8 +34,9 @@ from grader.seeding import rng
 
 from .cases import ConvCase, Inputs, PoolCase, upstream
 from .compare import check_array, heatmap, rel_error, shape_hint
-from .hints import FEATURES
+from .hints import FEATURES, OVERLAP_ADDS
 from .numeric import directional
+from .source import Function, Source
 from .truth import ReferenceTruth
 
 Truth = ReferenceTruth  # the instructor's truth; student mode passes a grader.student.public.PublicTruth
@@ -98,11 +100,14 @@ ERROR_HINTS = (
     (re.compile(r"unexpected keyword argument '(newshape|dims)'"),
      "a NumPy keyword this code uses is gone from NumPy 2 (reshape's newshape=, unravel_index's dims=): pass "
      "the shape positionally"),
-    (re.compile(r"can only convert an array of size 1 to a Python scalar|only length-1 arrays can be converted|"
-                r"only 0-dimensional arrays can be converted"),
+    (re.compile(r"can only convert an array of size 1 to a Python scalar|only length-1 arrays can be converted"),
      "a number was taken (.item(), int(), float()) from an array of several values: at a tie, np.where(window == "
      "window.max()) finds every maximum; take one with k = np.argmax(window) and its row and column with "
      "np.unravel_index(k, window.shape)"),
+    (re.compile(r"only 0-dimensional arrays can be converted"),  # NumPy 2: one value or several, the same words
+     "int() or float() of an array with axes, which NumPy 2 refuses even when it holds one value (index it, a[0], or "
+     "take a.item()); if it holds several (at a tie, np.where(window == window.max()) finds every maximum), take "
+     "one: k = np.argmax(window), and its row and column with np.unravel_index(k, window.shape)"),
     (re.compile(r"setting an array element with a sequence"),
      "an array is assigned into a single element (out[n, c, i, j] = ...): the right side must be one number, but "
      "it is an array: a reduction that keeps its axes (np.max(window, keepdims=True) is a (1, 1) array, which NumPy "
@@ -161,8 +166,9 @@ class LayerChecker:
     """Runs the checks of one layer part against one session."""
 
     def __init__(self, part: str, spec: PartSpec, session: Session, seed: int, truth,
-                 tolerance: dict[str, float], layer: LayerPart | None = None):
+                 tolerance: dict[str, float], layer: LayerPart | None = None, source: Source | None = None):
         self.part, self.spec, self.session, self.seed, self.truth = part, spec, session, seed, truth
+        self.source = source  # the part's file, parsed (never run): lines the feedback can point at
         self.layer = layer or registry()[part]
         self.tol = {**tolerance, **self.layer.tolerance}
         self.runs: list[CaseRun] = []
@@ -249,7 +255,55 @@ class LayerChecker:
         if undefined and relative and undefined.group(1) not in _PYTHON2_NAMES:
             return f"is {undefined.group(1)} meant to come from a module of your own? {relative.split(' (')[0]}"
         hint = self.layer.hints.error
-        return hint(args, result.error or "") if hint else None
+        why = hint(args, result.error or "") if hint else None
+        told = self.error_lines(result.error or "")
+        if told and told[1]:  # an index wrong on its own, at the line that raised: that is the bug
+            return told[0]
+        if told:  # the line's suspect index, beside what the error means
+            return f"{why or error_hint(result.error or '')[2:]}; {told[0]}"
+        return why
+
+    # -- what the source says (read, never run)
+
+    def function(self, kind: str) -> Function | None:
+        name = self.spec.forward if kind == "forward" else self.spec.backward
+        return self.source.function(name) if self.source else None
+
+    def placed_by(self, wrong_only: bool = False) -> str | None:
+        """Where the forward writes its output at an index that is suspect (a counter, a formula of a
+        window's start ...): said with a misplaced output instead of the list of usual suspects."""
+        fn = self.function("forward")
+        returned = fn.returned() if fn else []
+        return fn.indices(returned[0], store=True, wrong_only=wrong_only) if returned and returned[0] else None
+
+    def read_by(self) -> str | None:
+        """Where the backward reads dout at an index wrong on its own (a window's start, a loop over the
+        window's size): said with a wrong gradient no known variant explains."""
+        fn = self.function("backward")
+        return fn.indices("dout", store=False, wrong_only=True) if fn else None
+
+    def error_lines(self, text: str) -> tuple[str, bool] | None:
+        """For an index error raised at a line of the part's file: that line's suspect indices, and
+        whether one is wrong on its own (see ``Function.story``)."""
+        found = _AT_LINE.findall(text)
+        if not self.source or not found or found[-1][0] != self.spec.file or "out of bounds" not in text:
+            return None
+        line = int(found[-1][1])
+        for name, node in self.source.functions.items():
+            if node.lineno <= line <= (node.end_lineno or node.lineno):
+                fn = self.source.function(name)
+                for sub in (fn.subscripts_on(line) if fn else []):  # the written array first
+                    store = isinstance(sub.ctx, ast.Store)
+                    told = fn.indices(sub.value.id, store=store, line=line)
+                    if told:
+                        return told, fn.indices(sub.value.id, store=store, line=line, wrong_only=True) == told
+        return None
+
+    def adds_line(self) -> int | None:
+        """The line where the backward adds into dx (or what dx is cut from), or None."""
+        fn = self.function("backward")
+        returned = fn.returned() if fn else []
+        return fn.adds(fn.sources_of(returned[0])) if returned and returned[0] else None
 
     def _test(self, kind: str, case_name: str, passed: bool, feedback: str, fraction: float | None = None,
               **details: Any) -> TestResult:
@@ -297,8 +351,9 @@ class LayerChecker:
             return self._test("forward", case.name, True, f"correct (relative error {err:.1e})", rel_error=err)
         diagnosis = self.diagnose_forward(case, inputs, out, run.expected_out)
         if not diagnosis:
-            moved = misplaced(out, run.expected_out)
-            diagnosis = ("misplaced", moved) if moved else None
+            moved = misplaced(out, run.expected_out, self.placed_by())
+            # an index wrong on its own names the bug: no split across cases needed
+            diagnosis = ("misplaced-index" if self.placed_by(wrong_only=True) else "misplaced", moved) if moved else None
         feedback = f"wrong values: relative error {err:.2g} (at most {self.tol['forward']:g} passes)"
         if diagnosis:
             feedback += f". {sentence(diagnosis[1])}"
@@ -388,7 +443,10 @@ class LayerChecker:
             hint = self.layer.hints.gradient
             cropped = hint(name, got, want.shape, run.inputs.args) if issue and hint else None
             if cropped:
-                problems.append(f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}: {cropped[1]}")
+                blank = " (and it is all zeros: nothing is ever written into it)" if (
+                    isinstance(got, np.ndarray) and got.size and not np.any(got)) else ""
+                problems.append(f"{name} has shape {tuple(got.shape)}, expected {tuple(want.shape)}: {cropped[1]}"
+                                + blank)
                 diagnoses.append(cropped[0])
                 bad.append(name)
                 continue
@@ -399,6 +457,8 @@ class LayerChecker:
                 if found:
                     issue += f": {found[1]}"
                     diagnoses.append(found[0])
+                elif isinstance(got, np.ndarray) and got.size and got.dtype.kind in "fiub" and not np.any(got):
+                    issue += " (and it is all zeros: nothing is ever written into it)"
                 problems.append(issue)
                 bad.append(name)
                 continue
@@ -412,15 +472,16 @@ class LayerChecker:
             if err > self.tol["backward"]:
                 found = self.diagnose_backward(run, dout, names.index(name), got, want)
                 text = f"{name} is wrong (relative error {err:.2g})"
-                if not found and not np.any(got) and np.any(want):
-                    text += (f": {name} is all zeros: nothing is ever added into it (is a loop body still "
-                             "`pass`, or is the result assigned to another name?)")
+                blank = _blank(name, got, want) if not found else None
+                if blank:  # names the bug: no split across cases needed
+                    text += f": {blank}"
+                    diagnoses.append(f"{self.part}-{name}-unwritten")
                 values = self.layer.hints.values
                 why = values(name, got, run.inputs.args, dout) if values and not found and not mutated else None
                 if found:
                     text += f": {found[1]}"
                     diagnoses.append(found[0])
-                elif why:
+                elif why and not blank:
                     text += f": {why}"
                     diagnoses.append(f"{self.part}-{name}-values")
                 problems.append(text)
@@ -437,6 +498,10 @@ class LayerChecker:
             return self._test("backward", case.name, True, f"correct (relative errors {detail}){via}",
                               rel_errors=errors, **({"given_cache": True} if via else {}))
         feedback = "; ".join(problems) + via
+        told = self.read_by() if all(_generic(d) for d in diagnoses) and not mutated else None
+        if told:  # the line that reads dout at the wrong place
+            diagnoses.insert(0, "dout-index")
+            feedback += f". Look at where dout is read: {told}"
         if mutated:  # and a gradient is wrong: likely the cause (said instead of a split across cases)
             diagnoses.insert(0, "mutated-cache")
             feedback += (f". {self.spec.backward} changed its input cache in place during this call: windows read "
@@ -464,8 +529,18 @@ class LayerChecker:
             if candidate.shape == expected.shape and rel_error(candidate, expected) <= self.tol["backward"]:
                 continue
             if candidate.shape == got.shape and rel_error(got, candidate) <= self.tol["backward"]:
-                found.append((key, message))
+                found.append((key, self.overwritten(message) if key in _OVERWRITE else message))
         return either(found)
+
+    def overwritten(self, message: str) -> str:
+        """The overwrite diagnosis, for a backward that already adds into dx: what it adds is the wrong part."""
+        line = self.adds_line()
+        if line is None:
+            return message
+        return (f"overlapping windows overwrite each other's share of dx, though dx is added into (+=, line {line}): "
+                f"what is added must be overwritten before that, e.g. a mask or an argmax your {self.spec.forward} "
+                "keeps for the whole input, where overlapping windows overwrite each other's part: compute each "
+                "window's own mask (or argmax) in the backward")
 
     # -- numeric gradient
 
@@ -681,6 +756,9 @@ class LayerChecker:
                     continue
                 if split:
                     said[symptom] = _splitting(subject, split, len(hit), len(hit) + len(clear), reading)
+                    if reading == "backward" and "overlap" in split and self.adds_line() is not None:
+                        said[symptom] = said[symptom].replace(FEATURES["overlap"][1], OVERLAP_ADDS.format(
+                            line=self.adds_line()))
                     continue
                 # several bugs: the failures another diagnosis explains (ties, "+=") left aside, the rest
                 # may still share a feature
@@ -726,6 +804,11 @@ class LayerChecker:
 _STEPPING = re.compile(r"the loops run past the last window|cut short by the edge of the padded input, so there are "
                        r"too many of them")
 
+# wrong variants that mean "assigned where overlapping windows must add": said otherwise to code that adds
+_OVERWRITE = ("max-pool-overlap-overwrite", "conv-dx-overwrite")
+
+_AT_LINE = re.compile(r"\(([^(),]+), line (\d+)\)")  # where an error was raised, as failures.py says it
+
 _UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
 _PYTHON2_NAMES = {"xrange", "unicode", "basestring", "raw_input", "long", "reduce", "unichr", "file", "cmp",
                   "execfile"}
@@ -756,6 +839,18 @@ def _same(a: Any, b: Any) -> bool:
         return type(a) is type(b) and bool(a == b)
     except Exception:  # noqa: BLE001 - a comparison that does not give one answer
         return False
+
+
+def _blank(name: str, got: np.ndarray, want: np.ndarray) -> str | None:
+    """A gradient never written: all zeros, or zeros for every image but the last (an assignment
+    that runs after the loop over the batch, or one the next image overwrites)."""
+    if not np.any(got) and np.any(want):
+        return (f"{name} is all zeros: nothing is ever added into it (is a loop body still `pass`, or is the "
+                "result assigned to another name?)")
+    if got.ndim == 4 and got.shape[0] > 1 and not np.any(got[:-1]) and np.any(want[:-1]) and np.any(got[-1]):
+        return (f"{name} is zero for every image but the last: only the last image's gradient is written (is the "
+                f"assignment {name}[n] = ... outside the loop over the images, after it ends?)")
+    return None
 
 
 def _generic(diagnosis: str | None) -> bool:
@@ -808,9 +903,10 @@ def _splitting(subject: str, split: tuple[str, ...], hits: int, known: int, kind
     return f"Across cases: {subject} on every case {first[0]}{also}, and on no other ({count}): {cause}."
 
 
-def misplaced(out: Any, expected: np.ndarray) -> str | None:
+def misplaced(out: Any, expected: np.ndarray, where: str | None = None) -> str | None:
     """A forward output whose entries are the right values at the wrong positions (and maybe some
-    never written): the windows were right, the loops or reshapes that place them were not."""
+    never written): the windows were right, the loops or reshapes that place them were not.
+    ``where``: the line and index the source shows placing them, said instead of the usual suspects."""
     if not isinstance(out, np.ndarray) or out.shape != expected.shape or out.ndim < 3 or out.dtype.kind not in "fiu":
         return None
     got = out.astype(np.float64)
@@ -832,14 +928,19 @@ def misplaced(out: Any, expected: np.ndarray) -> str | None:
             if moved_at is None:
                 source = tuple(int(n) for n in np.argwhere(close(expected[lead], v))[0])
                 moved_at = (lead + tuple(int(n) for n in idx), lead + source)
-    if moved_at is None:
-        return None
-    at, source = (", ".join(map(str, p)) for p in moved_at)
     unwritten = int(blank.sum())
+    if moved_at is None:
+        if not unwritten or unwritten == got.size:
+            return None
+        return (f"the output is right wherever it is written, but {unwritten} of {got.size} entries are never written "
+                "(still 0): the loops do not reach every output position; "
+                + (where if where else "loop i over range(H') and j over range(W')"))
+    at, source = (", ".join(map(str, p)) for p in moved_at)
     return (f"the output holds the right windows' results but not where they belong: out[{at}] holds what "
             f"belongs at out[{source}]"
             + (f", and {unwritten} of {got.size} entries are never written (still 0)" if unwritten else "")
             + ": the result of window (i, j), whose rows start at i * stride and columns at j * stride, goes to "
-            "out[:, :, i, j]; check the loop bounds (i < H', j < W'), any counters, and the order of a reshape "
-            "or transpose")
+            "out[:, :, i, j]; "
+            + (where if where else "check the loop bounds (i < H', j < W'), any counters, and the order of a reshape "
+               "or transpose"))
 

@@ -135,3 +135,36 @@ def test_a_forward_failing_where_windows_leave_gaps_is_not_told_about_gradients(
     backward = _splitting("dx is wrong", ("gaps",), 2, 14, "backward")
     assert "gradient" not in forward and "zeros" not in forward and "i * stride" in forward
     assert "start dx from zeros" in backward
+
+
+def test_a_window_buffer_of_height_plus_width_elements_is_named():
+    x, p = _pool_args((1, 2, 7, 7), 3, 3, 2)  # a 3x3 window has 9 elements, the buffer 3 + 3 = 6
+    window = np.arange(9.0).reshape(3, 3)
+    buffer = np.zeros(3 + 3)
+
+    def index_by_flat_argmax():
+        buffer[np.argmax(window)] = 1  # the maximum is element 8
+
+    for text in (_raised(index_by_flat_argmax), _raised(lambda: buffer.reshape(3, 3)),
+                 _raised(lambda: np.zeros((1, 2, 6)).reshape(1, 2, 3, 3))):
+        why = POOL((x, p), text)
+        assert why and why.startswith("an array of pool_height + pool_width = 6 elements"), text
+    # 2x2 windows: 2 + 2 == 2 * 2, the same buffer is right there; and an index error at x's own height is
+    # not put down to a buffer
+    x2, p2 = _pool_args((1, 2, 7, 7), 2, 2, 2)
+    assert not (POOL((x2, p2), _raised(lambda: np.zeros(4).reshape(3, 3))) or "").startswith("an array of")
+    x6, _ = _pool_args((1, 2, 6, 6), 3, 3, 2)
+    text = _raised(lambda: np.zeros((1, 2, 6, 6))[0, 0, 7, 0])
+    assert not (POOL((x6, p), text) or "").startswith("an array of pool_height")
+
+
+def test_float_of_a_one_value_array_is_numpy2_in_a_conv_and_either_cause_elsewhere():
+    b = np.zeros((1, 1, 1, 3))
+    text = _raised(lambda: float(b[..., 0]))  # NumPy 2 refuses a (1, 1, 1) array with one value
+    x, w = np.zeros((2, 3, 5, 5)), np.zeros((3, 3, 3, 3))
+    why = CONV((x, w, np.zeros(3), {"stride": 1, "pad": 1}), text)
+    assert "NumPy 2 refuses it even when the array holds one value" in why and "tie" not in why
+    generic = error_hint(text)  # pooling: a one-value array, or a tie's several maxima
+    assert "even when it holds one value" in generic and "np.argmax(window)" in generic
+    several = _raised(lambda: np.zeros(2).item())
+    assert "several values" in error_hint(several)

@@ -47,6 +47,9 @@ VERDICTS = {
     "maxpool_backward_writes_into_cache": ("max_pool", False), "conv_caches_padded_x": ("conv", False),
     "pool_loops_every_stride_step": ("max_pool", False), "pool_im2col_width_by_height": ("max_pool", False),
     "pool_keepdims_into_element": ("max_pool", False), "conv_unpad_starts_at_one": ("conv", False),
+    "pool_output_index_from_start": ("max_pool", False), "pool_loops_over_window_size": ("max_pool", False),
+    "maxpool_backward_window_buffer_sum": ("max_pool", False),
+    "maxpool_backward_adds_forward_mask": ("max_pool", False), "conv_dx_last_image_only": ("conv", False),
 }
 
 

@@ -80,7 +80,7 @@ CASES = {
     "conv_dw_columns_no_stride": (CONV, {("conv", "backward")}, "dw is wrong on every case with stride > 1", ()),
     "conv_dw_square_output": (CONV, {("conv", "backward")}, "on every case whose output is not square", ()),
     "pool_forward_counter_wraps": (POOLS, {("max_pool", "forward")}, "holds what belongs at out[", ("avg_pool",)),
-    "pool_forward_steps_by_stride": (POOLS, {("max_pool", "forward")}, "on every case with stride > 1",
+    "pool_forward_steps_by_stride": (POOLS, {("max_pool", "forward")}, "steps by the stride (line 44",
                                      ("avg_pool",)),
     "maxpool_backward_argmax_separately": (POOLS, {("max_pool", "backward")}, "not the maximum of any window",
                                            ("avg_pool",)),
@@ -98,6 +98,17 @@ CASES = {
                                     "a check uses the window's height for the width", ("avg_pool",)),
     "pool_keepdims_into_element": (POOLS, {("max_pool", "forward")}, "drop keepdims=True", ("avg_pool",)),
     "conv_unpad_starts_at_one": (CONV, {("conv", "backward")}, "the crop starts at 1 whatever the padding", ()),
+    # named from the source (its syntax tree, never run): the line that places or reads at the wrong index
+    "pool_output_index_from_start": (POOLS, {("max_pool", "forward")},
+                                     "row = (top - ph) // stride + 1 (line 45), computed from the window's start top",
+                                     ("avg_pool",)),
+    "pool_loops_over_window_size": (POOLS, {("max_pool", "forward")},
+                                    "i runs over range(ph) (line 42), the window's size", ("avg_pool",)),
+    "maxpool_backward_window_buffer_sum": (POOLS, {("max_pool", "backward")},
+                                           "an array of pool_height + pool_width = 6 elements", ("avg_pool",)),
+    "maxpool_backward_adds_forward_mask": (POOLS, {("max_pool", "backward")},
+                                           "dx is added into (+=, line 78) as it must be", ("avg_pool",)),
+    "conv_dx_last_image_only": (CONV, {("conv", "backward")}, "dx is zero for every image but the last", ()),
 }
 
 

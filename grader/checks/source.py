@@ -1,0 +1,288 @@
+"""What a graded function's source says, read from its syntax tree and never run: facts the
+feedback points at by line where numbers alone cannot say which line is wrong.
+
+A misplaced output ("out[0, 0, 0, 0] holds what belongs at out[0, 0, 2, 2]") is placed by the
+indices of the statement that writes it; students compute them in ways that hold only on some
+cases: a formula of the window's start (right only when 2 * pad == HH - 1), counters reset when a
+window overruns the edge, the start itself (which steps by the stride), or loops over the
+window's size.  ``Source.indices`` names such an index with the line that makes it.  And a
+backward that already adds into dx (``+=``) is never told to add: ``Source.adds`` finds the line.
+
+The file is parsed here only within the bounds of the static scan's inline parsing
+(``integrity.INLINE_BYTES``); a larger or unparsable file, a link, or a function defined
+elsewhere gives no facts, and the feedback stays what the numbers say.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.checks.integrity import INLINE_BYTES
+
+# the keys and shape positions that hold a window's size (pool_param's, the kernel's HH and WW), and
+# the names students give them (lowercased), however they are computed
+_WINDOW_KEYS = ("pool_height", "pool_width", "pool_h", "pool_w")
+_WINDOW_NAMES = {"ph", "pw", "pool_height", "pool_width", "pool_h", "pool_w", "p_h", "p_w", "hh", "ww", "kh", "kw",
+                 "filter_height", "filter_width", "field_height", "field_width", "kernel_height", "kernel_width",
+                 "pool_size_h", "pool_size_w", "window_height", "window_width", "hp", "wp"}
+MAX_EXPRESSION = 90  # characters of a quoted expression
+
+
+def read(root: Path | str, file: str) -> "Source | None":
+    """The parsed file ``root/file``, or None (missing, a link, too large, not Python 3)."""
+    path = os.path.join(root, file)
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > INLINE_BYTES:
+            return None
+        with open(path, "rb") as handle:
+            text = handle.read(INLINE_BYTES).decode("utf-8", errors="replace")
+        return Source(ast.parse(text))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _short(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= MAX_EXPRESSION else text[:MAX_EXPRESSION - 3] + "..."
+
+
+def _lines(numbers: list[int]) -> str:
+    numbers = sorted(set(numbers))
+    return ("line " if len(numbers) == 1 else "lines ") + ", ".join(map(str, numbers))
+
+
+@dataclass
+class _Bindings:
+    """How one name is bound in a function."""
+
+    loops: list[ast.For] = field(default_factory=list)
+    assigned: list[ast.Assign] = field(default_factory=list)  # name = value (alone, not unpacked)
+    counted: list[ast.AugAssign] = field(default_factory=list)  # name += / -= ...
+    other: int = 0  # unpacked, with, comprehension, argument ...
+
+
+class Function:
+    """One function's tree and what its names are bound to."""
+
+    def __init__(self, node: ast.FunctionDef):
+        self.node = node
+        self.bindings: dict[str, _Bindings] = {}
+        self.window_names: set[str] = set()
+        for arg in node.args.args + node.args.kwonlyargs:
+            self._bind(arg.arg).other += 1
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.For) and isinstance(sub.target, ast.Name):
+                self._bind(sub.target.id).loops.append(sub)
+            elif isinstance(sub, ast.For):
+                for name in _names(sub.target):
+                    self._bind(name).other += 1
+            elif isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name):
+                self._bind(sub.target.id).counted.append(sub)
+            elif isinstance(sub, ast.Assign):
+                for target in sub.targets:
+                    if isinstance(target, ast.Name):
+                        self._bind(target.id).assigned.append(sub)
+                        if _is_window_size(sub.value):
+                            self.window_names.add(target.id)
+                    elif isinstance(target, (ast.Tuple, ast.List)):
+                        for name in _names(target):
+                            self._bind(name).other += 1
+                        self._window_unpacking(target, sub.value)
+            elif isinstance(sub, (ast.comprehension, ast.withitem, ast.NamedExpr)):
+                for name in _names(getattr(sub, "target", None) or getattr(sub, "optional_vars", None)):
+                    self._bind(name).other += 1
+
+    def _bind(self, name: str) -> _Bindings:
+        return self.bindings.setdefault(name, _Bindings())
+
+    def _window_unpacking(self, target: ast.AST, value: ast.AST) -> None:
+        """``F, C, HH, WW = w.shape``: the last two are the kernel's window sizes."""
+        elements = getattr(target, "elts", [])
+        if (isinstance(value, ast.Attribute) and value.attr == "shape" and isinstance(value.value, ast.Name)
+                and value.value.id in ("w", "W", "weights", "kernel", "filters") and len(elements) == 4):
+            self.window_names.update(e.id for e in elements[2:] if isinstance(e, ast.Name))
+
+    # -- what the output's (or dout's) indices are
+
+    def returned(self) -> list[str]:
+        """The names the function returns, in order (``return out, cache`` -> [out, cache])."""
+        for sub in ast.walk(self.node):
+            if isinstance(sub, ast.Return) and sub.value is not None:
+                values = sub.value.elts if isinstance(sub.value, ast.Tuple) else [sub.value]
+                return [v.id if isinstance(v, ast.Name) else "" for v in values]
+        return []
+
+    def subscripts(self, array: str, store: bool, line: int | None = None) -> list[ast.Subscript]:
+        """Subscripts of ``array`` written (``store``) or read, on ``line`` if given."""
+        found = []
+        for sub in ast.walk(self.node):
+            if not (isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id == array):
+                continue
+            if line is not None and sub.lineno != line:
+                continue
+            if isinstance(sub.ctx, ast.Store) == store:
+                found.append(sub)
+        return found
+
+    def subscripts_on(self, line: int) -> list[ast.Subscript]:
+        """The subscripts of plain names on ``line``, writes first."""
+        found = [s for s in ast.walk(self.node) if isinstance(s, ast.Subscript) and isinstance(s.value, ast.Name)
+                 and s.lineno == line]
+        return sorted(found, key=lambda s: not isinstance(s.ctx, ast.Store))
+
+    def story(self, name: str, line: int | None = None) -> tuple[str, bool] | None:
+        """What makes index ``name`` (read at ``line``) suspect, with its line, and whether it is wrong on
+        its own (a start that steps by the stride, a loop over the window's size, a formula of a start
+        other than start // stride) rather than only suspect (a counter, a formula); None where it is a
+        plain loop index."""
+        b = self.bindings.get(name)
+        if b is None or b.other:
+            return None
+        if b.counted:
+            resets = [a.lineno for a in b.assigned]
+            return (f"{name} is a counter ({name} += ... at {_lines([a.lineno for a in b.counted])}"
+                    + (f", set at {_lines(resets)}" if resets else "") + ")"), False
+        if b.loops and not b.assigned:
+            loop = b.loops[0]
+            call = loop.iter
+            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"):
+                return None
+            if len(call.args) == 3 and not (isinstance(call.args[2], ast.Constant) and call.args[2].value == 1):
+                return (f"{name} steps by the stride (line {loop.lineno}: for {name} in {_short(call)}) and places "
+                        f"the output by itself: output positions go one by one, and the window of output position "
+                        f"k starts at k * stride (a window starting at {name} is output {name} // stride)"), True
+            bound = call.args[-1] if len(call.args) == 1 else None
+            if isinstance(bound, ast.Name) and (bound.id in self.window_names or bound.id.lower() in _WINDOW_NAMES):
+                return (f"{name} runs over {_short(call)} (line {loop.lineno}), the window's size, not over the "
+                        "output positions"), True
+            return None
+        before = [a for a in b.assigned if line is None or a.lineno < line]
+        if before and not b.loops and not isinstance(before[-1].value, ast.Constant):
+            assign = before[-1]  # the assignment the index reads (a size's name may be reused as an index)
+            starts = [n for n in _names(assign.value) if self._stepped(n)]
+            if starts and _divided(assign.value, starts[0]):
+                return None  # start // stride: right
+            return (f"{name} = {_short(assign.value)} (line {assign.lineno})"
+                    + (f", computed from the window's start {starts[0]}" if starts else "")), bool(starts)
+        return None
+
+    def _stepped(self, name: str) -> bool:
+        b = self.bindings.get(name)
+        if not b or not b.loops or b.assigned or b.counted:
+            return False
+        call = b.loops[0].iter
+        return (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
+                and len(call.args) == 3)
+
+    def indices(self, array: str, store: bool, line: int | None = None, wrong_only: bool = False) -> str | None:
+        """Where ``array``'s writes (reads) on ``line`` (anywhere) are indexed by a suspect name (with
+        ``wrong_only``, one wrong on its own): that name's story, with the statement's line."""
+        told, lines = [], []
+        for sub in self.subscripts(array, store, line):
+            elements = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
+            for element in elements:
+                if isinstance(element, ast.Slice) and isinstance(element.lower, ast.Name):
+                    element = element.lower  # out[:, :, i:i + 1, ...]: placed at i
+                if isinstance(element, ast.Name):
+                    story = self.story(element.id, sub.lineno)
+                    if story and story[0] not in told and (story[1] or not wrong_only):
+                        told.append(story[0])
+                        lines.append(sub.lineno)
+        if not told:
+            return None
+        verb = "written" if store else "read"
+        starts = [t.rsplit(" ", 1)[1] for t in told if "computed from the window's start" in t]
+        where = ("; a window starting at " + " and ".join(starts) + " is at output position " + ", ".join(
+            f"{s} // stride" for s in starts) if starts else "")
+        where += ("; the output positions are range(H') for the rows, range(W') for the columns"
+                  if any("window's size" in t for t in told) else "")
+        return f"{array} is {verb} at {_lines(lines)} at an index where " + "; and ".join(told) + where
+
+    # -- adding
+
+    def adds(self, arrays: set[str]) -> int | None:
+        """The line of the first statement that adds into a subscript of one of ``arrays``
+        (``a[...] += v``, ``a[...] = a[...] + v``, ``np.add.at(a, ...)``), or None."""
+        for sub in ast.walk(self.node):
+            if (isinstance(sub, ast.AugAssign) and isinstance(sub.op, ast.Add) and isinstance(sub.target, ast.Subscript)
+                    and _base(sub.target) in arrays):
+                return sub.lineno
+            if isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.targets[0], ast.Subscript):
+                name = _base(sub.targets[0])
+                if (name in arrays and isinstance(sub.value, ast.BinOp) and isinstance(sub.value.op, ast.Add)
+                        and name in {_base(s) for s in ast.walk(sub.value) if isinstance(s, ast.Subscript)}):
+                    return sub.lineno
+            if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr == "at"
+                    and isinstance(sub.func.value, ast.Attribute) and sub.func.value.attr == "add" and sub.args
+                    and _base(sub.args[0]) in arrays):
+                return sub.lineno
+        return None
+
+    def sources_of(self, name: str) -> set[str]:
+        """``name`` and the arrays it is cut from or built of (``dx = dx_pad[:, :, p:-p, p:-p]``)."""
+        found = {name}
+        b = self.bindings.get(name)
+        for assign in (b.assigned if b else []):
+            found |= {_base(s) for s in ast.walk(assign.value) if isinstance(s, (ast.Subscript, ast.Name))} - {None}
+        return found
+
+
+def _base(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Subscript, ast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _names(node: ast.AST | None) -> list[str]:
+    return [] if node is None else [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+
+
+def _divided(value: ast.AST, start: str) -> bool:
+    """``start // s`` or ``int(start / s)``: a window start turned into its output position."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "int" and value.args:
+        value = value.args[0]
+        return (isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Div, ast.FloorDiv))
+                and isinstance(value.left, ast.Name) and value.left.id == start)
+    return (isinstance(value, ast.BinOp) and isinstance(value.op, ast.FloorDiv) and isinstance(value.left, ast.Name)
+            and value.left.id == start)
+
+
+def _is_window_size(value: ast.AST) -> bool:
+    """``pool_param['pool_height']``, ``pool_param.get('pool_width', 2)``, ``w.shape[2]``."""
+    if isinstance(value, ast.Subscript):
+        key = value.slice
+        if isinstance(key, ast.Constant) and key.value in _WINDOW_KEYS:
+            return True
+        return (isinstance(value.value, ast.Attribute) and value.value.attr == "shape"
+                and isinstance(value.value.value, ast.Name) and value.value.value.id in ("w", "W", "weights")
+                and isinstance(key, ast.Constant) and key.value in (2, 3, -1, -2))
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "get":
+        return bool(value.args) and isinstance(value.args[0], ast.Constant) and value.args[0].value in _WINDOW_KEYS
+    return False
+
+
+class Source:
+    """A parsed submission file: its top-level functions by name (the last definition wins, as
+    when Python runs the file)."""
+
+    def __init__(self, tree: ast.Module):
+        self.functions: dict[str, ast.FunctionDef] = {}
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                self.functions[node.name] = node
+        self._seen: dict[str, Function] = {}
+
+    def function(self, name: str) -> Function | None:
+        if name not in self.functions:
+            return None
+        if name not in self._seen:
+            try:
+                self._seen[name] = Function(self.functions[name])
+            except RecursionError:
+                return None
+        return self._seen[name]

@@ -1,0 +1,174 @@
+"""``grader.checks.source``: what a graded function's syntax tree says about the indices it writes
+the output at (or reads dout at), and whether it already adds into dx.  Each case is a small
+function written the way real solutions write it; the facts are checked against what a reader of
+that code sees (the line, the name, the formula), and right code gets no story at all."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from grader.checks import integrity, source
+
+
+def _function(tmp_path, code: str, name: str):
+    (tmp_path / "layers.py").write_text(textwrap.dedent(code))
+    parsed = source.read(tmp_path, "layers.py")
+    assert parsed is not None
+    return parsed.function(name)
+
+
+FORMULA = """
+import numpy as np
+
+def pool_forward(x, pool_param):
+    N, C, H, W = x.shape
+    ph, pw, S = pool_param['pool_height'], pool_param['pool_width'], pool_param['stride']
+    out_h = (H - ph) // S + 1
+    out = np.zeros((N, C, out_h, (W - pw) // S + 1))
+    for h in range(0, H - ph + 1, S):
+        for w in range(0, W - pw + 1, S):
+            out_h = int((h - ph) / S + 1)
+            out[:, :, out_h, w // S] = x[:, :, h:h + ph, w:w + pw].max(axis=(2, 3))
+    return out, (x, pool_param)
+"""
+
+
+def test_an_output_index_computed_from_a_window_start_is_named_with_its_line(tmp_path):
+    fn = _function(tmp_path, FORMULA, "pool_forward")
+    assert fn.returned() == ["out", ""]  # (x, pool_param) is no name
+    told = fn.indices("out", store=True)
+    # the name reused as an index: the assignment read is the one inside the loops (line 11), not the size
+    assert told == ("out is written at line 12 at an index where out_h = int((h - ph) / S + 1) (line 11), computed "
+                    "from the window's start h; a window starting at h is at output position h // stride")
+    assert fn.indices("out", store=True, wrong_only=True) == told  # wrong on its own: not only suspect
+    assert fn.indices("out", store=True, line=11) is None  # nothing written at line 11
+
+
+def test_a_start_divided_by_the_stride_is_right_and_gets_no_story(tmp_path):
+    fn = _function(tmp_path, FORMULA.replace("int((h - ph) / S + 1)", "h // S"), "pool_forward")
+    assert fn.indices("out", store=True) is None
+    fn = _function(tmp_path, FORMULA.replace("int((h - ph) / S + 1)", "int(h / S)"), "pool_forward")
+    assert fn.indices("out", store=True) is None
+
+
+COUNTERS = """
+def conv_forward(x, w, b, conv_param):
+    out = make(x, w)
+    idx = 0
+    for row in range(0, x.shape[2], conv_param['stride']):
+        idy = 0
+        for col in range(0, x.shape[3], conv_param['stride']):
+            out[:, :, idx, idy] = 1.0
+            idy += 1
+        idx += 1
+    return out, (x, w, b, conv_param)
+"""
+
+
+def test_counters_are_suspect_but_not_wrong_on_their_own(tmp_path):
+    fn = _function(tmp_path, COUNTERS, "conv_forward")
+    told = fn.indices("out", store=True, line=8)
+    assert told == ("out is written at line 8 at an index where idx is a counter (idx += ... at line 10, set at "
+                    "line 4); and idy is a counter (idy += ... at line 9, set at line 6)")
+    # counters may well be right: never said where nothing else shows the placement is wrong
+    assert fn.indices("out", store=True, wrong_only=True) is None
+
+
+def test_a_window_start_used_as_the_output_index_and_loops_over_the_window(tmp_path):
+    code = """
+    def pool_forward(x, pool_param):
+        p_H = pool_param['pool_height']
+        p_W = pool_param['pool_width']
+        stride = pool_param['stride']
+        out = zeros()
+        for i in range(p_H):
+            for top in range(0, 9, stride):
+                out[:, :, i, top] = 0
+        return out, None
+    """
+    fn = _function(tmp_path, code, "pool_forward")
+    told = fn.indices("out", store=True)
+    assert "i runs over range(p_H) (line 7), the window's size, not over the output positions" in told
+    assert "top steps by the stride (line 8: for top in range(0, 9, stride)) and places the output" in told
+    assert told.endswith("the output positions are range(H') for the rows, range(W') for the columns")
+
+
+def test_plain_loops_over_the_output_get_no_story(tmp_path):
+    code = """
+    def pool_forward(x, pool_param):
+        H_out, W_out = 3, 4
+        out = zeros()
+        for i in range(H_out):
+            for j in range(0, W_out, 1):
+                out[:, :, i, j] = 0
+        return out, None
+    """
+    fn = _function(tmp_path, code, "pool_forward")
+    assert fn.indices("out", store=True) is None
+
+
+@pytest.mark.parametrize("line, adds", [
+    ("dx[n, c, h:h + ph, w:w + pw] += mask * dout[n, c, i, j]", True),
+    ("dx[n, c, h:h + ph, w:w + pw] = dx[n, c, h:h + ph, w:w + pw] + mask * dout[n, c, i, j]", True),
+    ("np.add.at(dx, (n, c, rows, cols), dout[n, c, i, j])", True),
+    ("dx[n, c, h:h + ph, w:w + pw] = mask * dout[n, c, i, j]", False),
+    ("other[n, c, h:h + ph, w:w + pw] += mask", False),  # adds, but not into dx
+])
+def test_whether_the_backward_adds_into_dx(tmp_path, line, adds):
+    code = f"""
+    import numpy as np
+
+    def pool_backward(dout, cache):
+        dx = np.zeros(shape)
+        other = np.zeros(shape)
+        for i in range(3):
+            {line}
+        return dx
+    """
+    fn = _function(tmp_path, code, "pool_backward")
+    assert fn.adds(fn.sources_of(fn.returned()[0])) == (8 if adds else None)
+
+
+def test_adding_into_the_array_dx_is_cut_from_counts(tmp_path):
+    code = """
+    def conv_backward(dout, cache):
+        dx_pad = zeros()
+        for i in range(3):
+            dx_pad[:, :, i] += 1
+        dx = dx_pad[:, :, pad:-pad, pad:-pad]
+        return dx, dw, db
+    """
+    fn = _function(tmp_path, code, "conv_backward")
+    assert fn.sources_of("dx") >= {"dx", "dx_pad"}
+    assert fn.adds(fn.sources_of("dx")) == 5
+
+
+def test_the_last_definition_is_the_one_python_runs(tmp_path):
+    code = """
+    def pool_forward(x, pool_param):
+        return 1, 2
+
+    def pool_forward(x, pool_param):
+        out = 0
+        return out, None
+    """
+    (tmp_path / "layers.py").write_text(textwrap.dedent(code))
+    fn = source.read(tmp_path, "layers.py").function("pool_forward")
+    assert fn.node.lineno == 5 and fn.returned() == ["out", ""]
+
+
+def test_files_not_read_give_no_facts(tmp_path):
+    assert source.read(tmp_path, "missing.py") is None
+    (tmp_path / "py2.py").write_text("print 'python 2'\n")
+    assert source.read(tmp_path, "py2.py") is None  # a SyntaxError: nothing to point at
+    (tmp_path / "big.py").write_text("x = 1\n" * (integrity.INLINE_BYTES // 6 + 1))
+    assert source.read(tmp_path, "big.py") is None  # over the scan's inline bound: never parsed here
+    (tmp_path / "real.py").write_text("def f():\n    return 1\n")
+    os.symlink(tmp_path / "real.py", tmp_path / "link.py")
+    assert source.read(tmp_path, "link.py") is None  # a link could name any file of the machine
+    (tmp_path / "deep.py").write_text("x = " + "(" * 300 + "1" + ")" * 300 + "\n")
+    assert source.read(tmp_path, "deep.py") is None  # the parser refuses deep nesting: no facts, no crash
+    assert source.read(tmp_path, "real.py").function("absent") is None
