@@ -101,7 +101,9 @@ def _max_pool_accept(case, args: tuple, dout: np.ndarray, got: Any, tol: float) 
 
 _BROADCAST = re.compile(r"could not be broadcast together with shapes ((?:\([\d, ]*\) ?)+)")
 _RESHAPE = re.compile(r"cannot reshape array of size (\d+) into shape \(([\d, ]+)\)")
-_BROADCAST_INTO = re.compile(r"could not broadcast input array from shape \([\d, ]*\) into shape \([\d, ]*\)")
+_BROADCAST_INTO = re.compile(r"could not broadcast input array from shape \([\d, ]*\) into shape \([\d, ]*\)|"
+                             r"value array of shape \([\d, ]*\) could not be broadcast to indexing result of "
+                             r"shape \([\d, ]*\)")
 _SIX_D = re.compile(r"cannot reshape array of size \d+ into shape \((\d+, ?){5}\d+\)")
 
 
@@ -207,6 +209,26 @@ def _past_last_window(text: str, sizes: tuple[int, int], out: tuple[int, int], s
     return "either " + "; or ".join(found_all) if others else past
 
 
+def _square_output(text: str, out: tuple[int, ...]) -> str | None:
+    """A reshape (or broadcast) of the output's values to H' x H' or W' x W' on a case whose output
+    is not square: the code takes one side for both."""
+    H_out, W_out = out[-2:]
+    if H_out == W_out:
+        return None
+    reshaped = _reshaped(text)
+    squares = {(H_out, H_out), (W_out, W_out)}
+    if reshaped:
+        size, shape = reshaped
+        square = len(shape) >= 2 and tuple(shape[-2:]) in squares and size == int(np.prod(shape[:-2])) * H_out * W_out
+    else:
+        tails = {t[-2:] for t in _shapes(text) if len(t) >= 2}
+        square = (H_out, W_out) in tails and bool(tails & squares)
+    if not square:
+        return None
+    return (f"the output's values are shaped {H_out} x {H_out} or {W_out} x {W_out} where the output is {H_out} x "
+            f"{W_out} (H' x W'): one side is used for both, right only for square outputs; reshape to (..., H', W')")
+
+
 def _crop_by_one(text: str, x: tuple[int, ...], pad: int) -> str | None:
     """A reshape or broadcast that fails between an (H + 2 * pad - 2) x (W + 2 * pad - 2) crop and x's
     H x W, where pad is not 1: the padded gradient was cropped with a hard-coded 1:-1."""
@@ -241,7 +263,7 @@ def _conv_error(args: tuple, text: str) -> str | None:
                 "array")
     rows = _rows_past_end(shape, text) or _past_last_window(
         text, tuple(n + 2 * P for n in np.shape(args[0])[2:]), shape[2:], S, pool=False, batch=shape[:2],
-        window_sizes=(HH, WW)) or _crop_by_one(text, tuple(np.shape(args[0])), P)
+        window_sizes=(HH, WW)) or _crop_by_one(text, tuple(np.shape(args[0])), P) or _square_output(text, shape)
     kernel = tuple(np.shape(args[1])[1:])
     tails = [s[-3:] for s in _shapes(text) if len(s) >= 3]  # (C, height, width) of each operand
     if not rows and kernel[0] != 3 and kernel in tails and (3,) + kernel[1:] in tails:
@@ -309,7 +331,8 @@ def _pool_error(args: tuple, text: str) -> str | None:
         np.shape(x)[2:], (p["pool_height"], p["pool_width"])))
     ph, pw, S = p["pool_height"], p["pool_width"], p["stride"]
     rows = _rows_past_end(shape, text) or _past_last_window(text, tuple(np.shape(x)[2:]), shape[2:], S, pool=True,
-                                                           batch=shape[:2], window_sizes=(ph, pw))
+                                                           batch=shape[:2], window_sizes=(ph, pw)) or _square_output(
+        text, shape)
     if rows:
         return rows
     H, W = np.shape(x)[2:]

@@ -174,6 +174,7 @@ class LayerChecker:
         self.runs: list[CaseRun] = []
         self.blocked: dict[str, str] = {}
         self.notes: list[str] = []  # what the child said about the student's code worth a line in the report
+        self.pinned: set[str] = set()  # error hints the source pins to a wrong index (see ``case_error``)
 
     # -- plumbing
 
@@ -258,6 +259,7 @@ class LayerChecker:
         why = hint(args, result.error or "") if hint else None
         told = self.error_lines(result.error or "")
         if told and told[1]:  # an index wrong on its own, at the line that raised: that is the bug
+            self.pinned.add(told[0])  # (no split across cases needed)
             return told[0]
         if told:  # the line's suspect index, beside what the error means
             return f"{why or error_hint(result.error or '')[2:]}; {told[0]}"
@@ -326,7 +328,8 @@ class LayerChecker:
         run.out, run.cache = out, cache
         if problem:
             run.forward_problem = problem
-            return self._test("forward", case.name, False, problem + _call_note(result), error_kind=result.kind)
+            return self._test("forward", case.name, False, problem + _call_note(result), error_kind=result.kind,
+                              **({"diagnosis": "source-index"} if why in self.pinned else {}))
         # (a layer without a "pad" among its parameters, pooling, is never told "padding ignored?")
         padded = any(isinstance(a, dict) and "pad" in a for a in inputs.args)
         problem = check_array(out, run.expected_out, "the output", padded)
@@ -421,7 +424,8 @@ class LayerChecker:
         if not result.ok:
             why = self.case_error(run.inputs.args, result)
             return self._test("backward", case.name, False, failure(self.spec.backward, result, why)
-                              + via + _call_note(result), error_kind=result.kind)
+                              + via + _call_note(result), error_kind=result.kind,
+                              **({"diagnosis": "source-index"} if why in self.pinned else {}))
         names = self.layer.gradients
         value = result.value
         if len(names) > 1:

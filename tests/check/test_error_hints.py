@@ -168,3 +168,23 @@ def test_float_of_a_one_value_array_is_numpy2_in_a_conv_and_either_cause_elsewhe
     assert "even when it holds one value" in generic and "np.argmax(window)" in generic
     several = _raised(lambda: np.zeros(2).item())
     assert "several values" in error_hint(several)
+
+
+def test_an_output_reshaped_square_is_named_on_a_non_square_output():
+    x, p = _pool_args((2, 2, 5, 9), 3, 3, 2)  # H' x W' = 2 x 4
+    maxima = np.zeros(2 * 2 * 2 * 4)
+    why = POOL((x, p), _raised(lambda: maxima.reshape(2, 2, 2, 2)))  # o = H' for both sides
+    assert why.startswith("the output's values are shaped 2 x 2 or 4 x 4 where the output is 2 x 4")
+    conv_x, w = np.zeros((2, 3, 4, 6)), np.zeros((3, 3, 3, 3))  # pad 1, stride 1: 4 x 6
+    values = np.zeros(2 * 3 * 4 * 6)
+    why = CONV((conv_x, w, np.zeros(3), {"stride": 1, "pad": 1}), _raised(lambda: values.reshape(2, 3, 6, 6)))
+    assert why.startswith("the output's values are shaped 4 x 4 or 6 x 6")
+    # a square output: the same reshape error has another cause, and is not put down to squareness
+    xs, ps = _pool_args((2, 2, 5, 5), 3, 3, 2)
+    assert not (POOL((xs, ps), _raised(lambda: np.zeros(10).reshape(2, 2, 2, 2))) or "").startswith("the output's")
+    # the same from a fancy-index assignment: "value array of shape ... could not be broadcast to indexing result"
+    dilated = np.zeros((2, 2, 3, 3))
+    rows = np.array([0, 2])
+    text = _raised(lambda: dilated.__setitem__((slice(None), slice(None), rows[:, None], rows), np.zeros((2, 2, 2, 3))))
+    assert "indexing result" in text
+    assert POOL(_pool_args((2, 2, 5, 7), 3, 3, 2), text).startswith("the output's values are shaped 2 x 2 or 3 x 3")
