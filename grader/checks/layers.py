@@ -224,6 +224,24 @@ class LayerChecker:
                 _same(run.cache, documented(run.inputs.args)) for run in own)
         return self._keeps_documented
 
+    def source_cache_form(self) -> tuple[type, tuple[str, ...]] | None:
+        """Where the forward never returned a cache, but its code pads x and caches the padded x in the
+        documented tuple (``x = np.pad(x, ...)``, ``cache = (x, w, b, conv_param)``): that form, built
+        for each case, is what its backward takes."""
+        fn = self.function("forward")
+        items = self.layer.hints.cache_items
+        if fn is None or items is None or self.layer.hints.cache is None or not fn.caches_padded():
+            return None
+        names = tuple(items(self.runs[0].inputs.args)) if self.runs else ()
+        if "x_pad" not in names:
+            return None
+        documented = self.layer.hints.cache(self.runs[0].inputs.args)
+        known = items(self.runs[0].inputs.args)
+        form = [next((k for k, v in known.items() if k != "x_pad" and _same(item, v)), None) for item in documented]
+        if not form or form[0] != "x" or None in form:
+            return None
+        return type(documented), ("x_pad", *form[1:])
+
     def own_cache_form(self) -> tuple[type, tuple[str, ...]] | None:
         """Where the forward returns a cache of its own making on every case it passed (the padded x in
         place of x ...), the form of that cache in the part's cache items, (tuple, ("x_pad", "w", "b",
@@ -259,11 +277,12 @@ class LayerChecker:
         why = hint(args, result.error or "") if hint else None
         told = self.error_lines(result.error or "")
         if told and told[1]:  # an index wrong on its own, at the line that raised: that is the bug
-            self.pinned.add(told[0])  # (no split across cases needed)
-            return told[0]
-        if told:  # the line's suspect index, beside what the error means
-            return f"{why or error_hint(result.error or '')[2:]}; {told[0]}"
-        return why
+            self.pinned.add(told[0] if not why else f"{why}; {told[0]}")  # (no split across cases needed)
+            return told[0] if not why else f"{why}; {told[0]}"  # (said instead of the generic hint only)
+        generic = error_hint(result.error or "")[2:]
+        if told and (why or generic):  # the line's suspect index, beside what the error means
+            return f"{why or generic}; {told[0]}"
+        return why or (told[0] if told else None)
 
     # -- what the source says (read, never run)
 
@@ -294,8 +313,12 @@ class LayerChecker:
         for name, node in self.source.functions.items():
             if node.lineno <= line <= (node.end_lineno or node.lineno):
                 fn = self.source.function(name)
+                returned = fn.returned() if fn else []
+                made = fn.sources_of(returned[0]) if returned and returned[0] else set()
                 for sub in (fn.subscripts_on(line) if fn else []):  # the written array first
                     store = isinstance(sub.ctx, ast.Store)
+                    if not (store and sub.value.id in made) and not (not store and sub.value.id == "dout"):
+                        continue  # only where the output (dx) is written or dout read: x is indexed by starts
                     told = fn.indices(sub.value.id, store=store, line=line)
                     if told:
                         return told, fn.indices(sub.value.id, store=store, line=line, wrong_only=True) == told
@@ -384,7 +407,7 @@ class LayerChecker:
         run.inputs.dout = dout
         not_run = f"not run: {self.spec.forward} gave no cache for this case ({run.forward_problem})"
         keeps = self.keeps_documented_cache() if run.out is None else True
-        form = self.own_cache_form() if keeps is False else None
+        form = self.own_cache_form() if keeps is False else self.source_cache_form() if keeps is None else None
         if run.out is None and keeps is False and form is None:
             return self._test("backward", case.name, False, not_run)
         expected = self.truth.backward(self.layer, case, dout, run.expected_cache)
@@ -395,7 +418,9 @@ class LayerChecker:
             kind, names = form
             built = self.layer.hints.cache_items(run.inputs.args)
             run.cache = kind(built[name] for name in names)
-            run.given = f"the cache your {self.spec.forward} returns on the cases it passes, ({', '.join(names)})"
+            run.given = (f"the cache your {self.spec.forward} returns on the cases it passes, ({', '.join(names)})"
+                         if keeps is False else f"the cache your {self.spec.forward}'s code builds, ({', '.join(names)}) "
+                         "(it pads x before caching it)")
             via = f" (with {run.given}, built for this case, since it failed here)"
             keeps = True
         elif run.out is None:

@@ -26,9 +26,10 @@ from grader.checks.integrity import INLINE_BYTES
 # the keys and shape positions that hold a window's size (pool_param's, the kernel's HH and WW), and
 # the names students give them (lowercased), however they are computed
 _WINDOW_KEYS = ("pool_height", "pool_width", "pool_h", "pool_w")
-_WINDOW_NAMES = {"ph", "pw", "pool_height", "pool_width", "pool_h", "pool_w", "p_h", "p_w", "hh", "ww", "kh", "kw",
-                 "filter_height", "filter_width", "field_height", "field_width", "kernel_height", "kernel_width",
-                 "pool_size_h", "pool_size_w", "window_height", "window_width", "hp", "wp"}
+# (not HH or hh: some solutions name the output's height so; the kernel's HH is known from ``w.shape``)
+_WINDOW_NAMES = {"ph", "pw", "pool_height", "pool_width", "pool_h", "pool_w", "p_h", "p_w", "filter_height",
+                 "filter_width", "field_height", "field_width", "kernel_height", "kernel_width", "pool_size_h",
+                 "pool_size_w", "window_height", "window_width"}
 MAX_EXPRESSION = 90  # characters of a quoted expression
 
 
@@ -223,6 +224,23 @@ class Function:
                 return sub.lineno
         return None
 
+    def caches_padded(self) -> bool:
+        """Whether the cache this forward returns holds x padded: ``x = np.pad(x, ...)`` (or
+        ``np.lib.pad``), then ``cache = (x, w, b, conv_param)`` (or the tuple returned as it is)."""
+        returned = None
+        for sub in ast.walk(self.node):
+            if isinstance(sub, ast.Return) and isinstance(sub.value, ast.Tuple) and len(sub.value.elts) == 2:
+                returned = sub.value.elts[1]
+                break
+        if isinstance(returned, ast.Name):
+            b = self.bindings.get(returned.id)
+            returned = b.assigned[-1].value if b and len(b.assigned) == 1 else None
+        if not (isinstance(returned, ast.Tuple) and returned.elts and isinstance(returned.elts[0], ast.Name)):
+            return False
+        b = self.bindings.get(returned.elts[0].id)
+        return bool(b and b.assigned and not b.loops and not b.counted and all(
+            isinstance(a.value, ast.Call) and _callee(a.value) == "pad" for a in b.assigned))
+
     def sources_of(self, name: str) -> set[str]:
         """``name`` and the arrays it is cut from or built of (``dx = dx_pad[:, :, p:-p, p:-p]``)."""
         found = {name}
@@ -230,6 +248,11 @@ class Function:
         for assign in (b.assigned if b else []):
             found |= {_base(s) for s in ast.walk(assign.value) if isinstance(s, (ast.Subscript, ast.Name))} - {None}
         return found
+
+
+def _callee(call: ast.Call) -> str | None:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
 def _base(node: ast.AST) -> str | None:

@@ -159,3 +159,37 @@ def test_a_right_backward_beside_a_forward_of_the_wrong_shape_keeps_its_points(t
     later = [t for t in report.tests if t.kind in ("backward", "numeric-gradient")]
     assert later and all(t.passed and t.score == pytest.approx(t.max_score) for t in later), [
         (t.name, t.feedback) for t in later if not t.passed]
+
+
+def _padded(args):
+    x, w, b, p = args
+    return np.pad(x, ((0, 0), (0, 0), (p["pad"], p["pad"]), (p["pad"], p["pad"]))), w, b, p
+
+
+def test_a_forward_that_never_runs_but_caches_x_padded_gives_its_backward_that_cache(tmp_path):
+    # conv_caches_padded_x with NumPy 1's np.lib.pad (gone from NumPy 2: the forward raises on every case) and
+    # x padded in place before it is cached, x = np.lib.pad(x, ...); cache = (x, w, b, conv_param): the code
+    # says the cache holds x padded, and the backward, right for that cache (torch), keeps its points
+    source = (FIXTURES / "conv_caches_padded_x" / "conv.py").read_text()
+    for old, new in (('    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")',
+                      '    x = np.lib.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")\n    x_pad = x'),
+                     ("    cache = (x_pad, w, b, conv_param)", "    cache = (x, w, b, conv_param)")):
+        assert source.count(old) == 1
+        source = source.replace(old, new)
+    (tmp_path / "conv.py").write_text(source)
+    assert _backward_is_right("conv_caches_padded_x", "conv", cache=_padded)  # the same backward
+    report = grade_submission(tmp_path, parts="conv", seed=11, device="cpu", config_path=CONFIG)
+    forward = [t for t in report.tests if t.kind == "forward"]
+    assert forward and not any(t.passed for t in forward)  # (non-square kernels: its assertion comes first)
+    assert any("np.lib.pad is gone from NumPy 2" in t.feedback for t in forward)
+    backward = [t for t in report.tests if t.kind == "backward"]
+    assert backward and all(t.passed and "it pads x before caching it" in t.feedback for t in backward), [
+        (t.name, t.feedback) for t in backward]
+    # the same code caching the unpadded x beside a padded copy: nothing says the cache is padded, and the
+    # backward (which reads the cache as padded) fails where the padding matters
+    plain = source.replace("    x = np.lib.pad(x,", "    x_pad = np.lib.pad(x,", 1).replace("    x_pad = x\n", "", 1)
+    (tmp_path / "conv.py").write_text(plain)
+    report = grade_submission(tmp_path, parts="conv", seed=11, device="cpu", config_path=CONFIG)
+    backward = [t for t in report.tests if t.kind == "backward"]
+    assert not any("it pads x before caching it" in t.feedback for t in backward)
+    assert not all(t.passed for t in backward)
