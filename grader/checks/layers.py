@@ -324,6 +324,11 @@ class LayerChecker:
                         return told, fn.indices(sub.value.id, store=store, line=line, wrong_only=True) == told
         return None
 
+    def certain(self, kind: str) -> list[str]:
+        """The lines of the forward's (backward's) code that are wrong whatever the case (``Function.certain``)."""
+        fn = self.function(kind)
+        return fn.certain() if fn else []
+
     def adds_line(self) -> int | None:
         """The line where the backward adds into dx (or what dx is cut from), or None."""
         fn = self.function("backward")
@@ -797,8 +802,14 @@ class LayerChecker:
                 if split:
                     said[symptom] = _splitting(subject, split, len(unexplained), len(unexplained) + len(clear),
                                                reading, aside=len(hit) - len(unexplained))
+            certain = self.certain(kind)
             for run, i in rows:
                 test, symptoms = tests[i], run.symptoms[kind]
+                if certain and not test.details.get("passed") and test.status != "not run":
+                    # lines of the code wrong whatever the case: said instead of a guess from the cases
+                    tests[i] = replace(test, feedback=test.feedback.rstrip(".") + ". From the code: "
+                                       + "; ".join(certain) + ".", details={**test.details, "source": True})
+                    continue
                 if test.details.get("passed") or not _generic(test.details.get("diagnosis")):
                     continue
                 lines = [line for symptom, line in said.items() if symptom != "fails" and symptoms.get(symptom)]
@@ -874,8 +885,8 @@ def _blank(name: str, got: np.ndarray, want: np.ndarray) -> str | None:
     """A gradient never written: all zeros, or zeros for every image but the last (an assignment
     that runs after the loop over the batch, or one the next image overwrites)."""
     if not np.any(got) and np.any(want):
-        return (f"{name} is all zeros: nothing is ever added into it (is a loop body still `pass`, or is the "
-                "result assigned to another name?)")
+        return (f"{name} is all zeros: nothing reaches it (is a loop body still `pass`, do its loops never run, or is "
+                "the result assigned to another name?)")
     if got.ndim == 4 and got.shape[0] > 1 and not np.any(got[:-1]) and np.any(want[:-1]) and np.any(got[-1]):
         return (f"{name} is zero for every image but the last: only the last image's gradient is written (is the "
                 f"assignment {name}[n] = ... outside the loop over the images, after it ends?)")

@@ -224,6 +224,81 @@ class Function:
                 return sub.lineno
         return None
 
+    # -- code that is wrong whatever the case (said with the function's failing tests)
+
+    def certain(self) -> list[str]:
+        """Lines that are wrong on their own, each with what is wrong: a window count as if windows tiled
+        the input (``H // pool_height``, ``H / stride``), a shape unpacked with height and width swapped,
+        an array allocated with one side for both, dout read at an element's position divided by the
+        window's size.  Code under an ``if`` is left out (a guarded fast path may be right)."""
+        guarded = {id(n) for sub in ast.walk(self.node) if isinstance(sub, ast.If)
+                   for n in ast.walk(sub) if n is not sub}
+        told: list[str] = []
+
+        def say(text: str) -> None:
+            if text not in told:
+                told.append(text)
+
+        tiling: list[ast.BinOp] = []
+        for sub in ast.walk(self.node):
+            if isinstance(sub, ast.BinOp) and id(sub) not in guarded and self._tiling(sub):
+                tiling.append(sub)
+            elif isinstance(sub, ast.Assign) and isinstance(sub.targets[0], (ast.Tuple, ast.List)):
+                names = [e.id if isinstance(e, ast.Name) else "" for e in sub.targets[0].elts]
+                if (len(names) == 4 and isinstance(sub.value, ast.Attribute) and sub.value.attr == "shape"
+                        and names[2][:1].lower() == "w" and names[3][:1].lower() == "h"):
+                    say(f"line {sub.lineno}: {', '.join(names)} = {_short(sub.value)} takes the height as "
+                        f"{names[2]} and the width as {names[3]}: an array is (N, C, H, W), height before width")
+            elif isinstance(sub, ast.Call) and _callee(sub) in ("zeros", "empty", "ones") and sub.args and \
+                    id(sub) not in guarded:
+                shape = sub.args[0]
+                sides = shape.elts if isinstance(shape, (ast.Tuple, ast.List)) else []
+                square = [f"{_short(e)}" for e in sides if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Mult)
+                          and isinstance(e.left, ast.Name) and isinstance(e.right, ast.Name)
+                          and e.left.id == e.right.id]
+                if len(sides) >= 2 and all(isinstance(e, ast.Name) for e in sides[-2:]) and \
+                        sides[-1].id == sides[-2].id and sides[-1].id not in ("C", "N", "F"):
+                    square.append(f"({sides[-2].id}, {sides[-1].id})")
+                for what in square:
+                    say(f"line {sub.lineno}: {_short(sub)} allocates {what}, one side for both the height and the "
+                        "width: right only for square outputs (H' x W')")
+            elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id == "dout":
+                elements = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
+                divided = [_short(e) for e in elements if isinstance(e, ast.BinOp) and isinstance(e.op, ast.FloorDiv)
+                           and isinstance(e.right, ast.Name) and self._is_window(e.right.id)
+                           and not self._stepped(_base(e.left) or "")]
+                if divided:
+                    say(f"line {sub.lineno}: dout is read at {' and '.join(divided)}: an element's window is not found "
+                        "by dividing its position by the window's size: windows start every stride rows and may "
+                        "overlap (an element may lie in several, or none); loop over the windows and send each "
+                        "one's dout to its own maximum")
+        if tiling:
+            told.insert(0, f"{_lines([t.lineno for t in tiling])}: " + " and ".join(dict.fromkeys(
+                _short(t) for t in tiling)) + " count the windows as if they tiled the input, one every window (or "
+                "stride) from the edge; there are H' = (H - pool_height) // stride + 1 of them down (in a conv, 1 + (H "
+                "+ 2 * pad - HH) // stride): right only when the stride equals the window and fits exactly")
+        return told
+
+    def _is_window(self, name: str) -> bool:
+        return name in self.window_names or name.lower() in _WINDOW_NAMES
+
+    def _is_stride(self, name: str) -> bool:
+        b = self.bindings.get(name)
+        from_param = bool(b and b.assigned and all(
+            isinstance(a.value, ast.Subscript) and isinstance(a.value.slice, ast.Constant)
+            and a.value.slice.value == "stride" for a in b.assigned))
+        return from_param or name.lower() in ("stride", "pool_stride")
+
+    def _tiling(self, node: ast.BinOp) -> bool:
+        """``H // pool_height``, ``W / stride``, ``x.shape[2] // ph``: a size over a window or a stride, with
+        nothing taken off first (``(H - ph) // stride`` is the right count's start)."""
+        if not isinstance(node.op, (ast.FloorDiv, ast.Div)) or not isinstance(node.right, ast.Name):
+            return False
+        left = node.left
+        size = (isinstance(left, ast.Name) and left.id in ("H", "W")) or (
+            isinstance(left, ast.Subscript) and isinstance(left.value, ast.Attribute) and left.value.attr == "shape")
+        return size and (self._is_window(node.right.id) or self._is_stride(node.right.id))
+
     def caches_padded(self) -> bool:
         """Whether the cache this forward returns holds x padded: ``x = np.pad(x, ...)`` (or
         ``np.lib.pad``), then ``cache = (x, w, b, conv_param)`` (or the tuple returned as it is)."""

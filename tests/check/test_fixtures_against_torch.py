@@ -50,6 +50,7 @@ VERDICTS = {
     "pool_output_index_from_start": ("max_pool", False), "pool_loops_over_window_size": ("max_pool", False),
     "maxpool_backward_window_buffer_sum": ("max_pool", False),
     "maxpool_backward_adds_forward_mask": ("max_pool", False), "conv_dx_last_image_only": ("conv", False),
+    "pool_windows_counted_as_tiles": ("max_pool", False),
 }
 
 

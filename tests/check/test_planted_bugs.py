@@ -66,7 +66,8 @@ CASES = {
     "maxpool_argmax_row_by_height": (POOLS, {("max_pool", "backward")}, "is row k // pool_width", ("avg_pool",)),
     "pool_python2_xrange": (POOLS, {("max_pool", "forward")}, "xrange is Python 2's range", ("avg_pool",)),
     "conv_dx_no_stride": (CONV, {("conv", "backward")}, "dx ignores the stride", ()),
-    "conv_backward_unfinished": (CONV, {("conv", "backward")}, "is all zeros: nothing is ever added", ()),
+    "conv_backward_unfinished": (CONV, {("conv", "backward")},
+                                 "is all zeros: nothing reaches it (is a loop body still `pass`", ()),
     "conv_im2col_rows_by_height": (CONV, {("conv", "forward")}, "is stored in row i * H' + j", ()),
     "conv_dw_no_stride": (CONV, {("conv", "backward")}, "dw ignores the stride", ()),
     "conv_dx_overwrite": (CONV, {("conv", "backward")}, "overwrite each other's share of dx", ()),
@@ -109,6 +110,9 @@ CASES = {
     "maxpool_backward_adds_forward_mask": (POOLS, {("max_pool", "backward")},
                                            "dx is added into (+=, line 78) as it must be", ("avg_pool",)),
     "conv_dx_last_image_only": (CONV, {("conv", "backward")}, "dx is zero for every image but the last", ()),
+    "pool_windows_counted_as_tiles": (POOLS, {("max_pool", "forward")},
+                                      "From the code: lines 42, 43: x.shape[2] // ph and x.shape[3] // pw count the "
+                                      "windows as if they tiled the input", ("avg_pool",)),
 }
 
 

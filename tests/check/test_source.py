@@ -172,3 +172,60 @@ def test_files_not_read_give_no_facts(tmp_path):
     (tmp_path / "deep.py").write_text("x = " + "(" * 300 + "1" + ")" * 300 + "\n")
     assert source.read(tmp_path, "deep.py") is None  # the parser refuses deep nesting: no facts, no crash
     assert source.read(tmp_path, "real.py").function("absent") is None
+
+
+CERTAIN = """
+import numpy as np
+
+def pool_forward(x, pool_param):
+    N, C, W, H = x.shape
+    ph, pw = pool_param['pool_height'], pool_param['pool_width']
+    stride = pool_param['stride']
+    out = np.zeros((N, C, H_o * H_o))
+    for i in range(H // ph):
+        for j in range(x.shape[3] // stride):
+            out[:, :, i * W_o + j] = 0
+    if stride == ph and H % ph == 0:
+        tiles = H // ph  # a guarded fast path: may be right
+        alloc = np.zeros((N, C, tiles, tiles))
+    return out, None
+
+def pool_backward(dout, cache):
+    x, pool_param = cache
+    pool_height, pool_width = pool_param['pool_height'], pool_param['pool_width']
+    for h in range(6):
+        for w in range(6):
+            dx[0, 0, h, w] = dout[0, 0, h // pool_height, w // pool_width]
+    return dx
+"""
+
+
+def test_lines_wrong_whatever_the_case_are_named_and_guarded_code_is_not(tmp_path):
+    forward = _function(tmp_path, CERTAIN, "pool_forward").certain()
+    assert forward[0].startswith("lines 9, 10: H // ph and x.shape[3] // stride count the windows as if they "
+                                 "tiled the input")
+    assert "line 5: N, C, W, H = x.shape takes the height as W and the width as H" in forward[1]
+    assert "line 8: np.zeros((N, C, H_o * H_o)) allocates H_o * H_o, one side for both" in forward[2]
+    assert len(forward) == 3  # nothing from under the `if` (lines 13-14)
+    backward = _function(tmp_path, CERTAIN, "pool_backward").certain()
+    assert backward == [backward[0]] and backward[0].startswith(
+        "line 22: dout is read at h // pool_height and w // pool_width: an element's window is not found by dividing")
+
+
+def test_right_size_formulas_are_not_named(tmp_path):
+    code = """
+    import numpy as np
+
+    def conv_forward(x, w, b, conv_param):
+        N, C, H, W = x.shape
+        F, _, HH, WW = w.shape
+        stride, pad = conv_param['stride'], conv_param['pad']
+        H_out = 1 + (H + 2 * pad - HH) // stride
+        W_out = int((W + 2 * pad - WW) / stride) + 1
+        out = np.zeros((N, F, H_out, W_out))
+        for i in range(H_out):
+            for j in range(W_out):
+                out[:, :, i, j] = 0
+        return out, (x, w, b, conv_param)
+    """
+    assert _function(tmp_path, code, "conv_forward").certain() == []

@@ -391,7 +391,8 @@ class Child:
                               f"the {package} package: `from {name} import ...` is a Python 2 implicit relative "
                               f"import, which Python 3 does not do; write `from .{name} import ...` (a stand-in "
                               "took its place: what your graded functions use from it is undefined or raises)")
-                else:
+                elif not any(n.startswith(f"your code imports {name.split('.')[0]}, ") for n in self.notes):
+                    # (matplotlib.pyplot after matplotlib: one note for the library)
                     self.note(f"your code imports {name}, which is not installed in the grader's sandbox: a "
                               "stand-in took its place (it raises if your graded functions use it)")
         return importlib.import_module(module_name)
