@@ -115,6 +115,10 @@ def test_a_library_that_is_not_installed_and_never_used_costs_nothing(tmp_path):
     assert report.percent == pytest.approx(100.0), [(t.name, t.feedback) for t in report.tests if not t.passed]
     said = " | ".join(report.notes)
     assert "conv: your code imports IPython, which is not installed in the grader's sandbox" in said, said
+    # one note per library and part, not one per submodule it imports (IPython.core, IPython.core.debugger ...)
+    for part in ("conv", "max_pool"):
+        for library in ("IPython", "matplotlib"):
+            assert sum(n.startswith(f"{part}: your code imports {library}") for n in report.notes) == 1, said
 
 
 def test_a_stand_in_that_is_used_says_what_is_missing(tmp_path):
