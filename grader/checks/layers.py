@@ -111,8 +111,9 @@ ERROR_HINTS = (
     (re.compile(r"setting an array element with a sequence"),
      "an array is assigned into a single element (out[n, c, i, j] = ...): the right side must be one number, but "
      "it is an array: a reduction that keeps its axes (np.max(window, keepdims=True) is a (1, 1) array, which NumPy "
-     "2 refuses here), one over too few axes, or the whole bias b added where b[f] belongs; drop keepdims=True, "
-     "reduce over the whole window, or add b[f]"),
+     "2 refuses here), one over too few axes, a row times a column ((1, K) @ (K, 1) is a (1, 1) array), or the whole "
+     "bias b added where b[f] belongs; drop keepdims=True, reduce over the whole window (np.sum(window * w[f])), or "
+     "add b[f]"),
     (re.compile(r"'numpy.ndarray' object has no attribute 'itemset'"),
      "ndarray.itemset is gone from NumPy 2: write a[i, j] = value (or a[i, j] += value)"),
     (re.compile(r"module 'numpy' has no attribute '(int|float|bool|object)'"),

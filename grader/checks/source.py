@@ -262,6 +262,11 @@ class Function:
                 for what in square:
                     say(f"line {sub.lineno}: {_short(sub)} allocates {what}, one side for both the height and the "
                         "width: right only for square outputs (H' x W')")
+            elif isinstance(sub, ast.Call) and _callee(sub) == "pad" and len(sub.args) >= 2 and self._axes(
+                    sub.args[0]) > 2 and isinstance(sub.args[1], (ast.Name, ast.Constant)):
+                say(f"line {sub.lineno}: {_short(sub)} pads every axis of a {self._axes(sub.args[0])}-axis array, the "
+                    "batch and channels too: pad only the height and width, np.pad(x, ((0, 0), (0, 0), (pad, pad), "
+                    "(pad, pad)))")
             elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id == "dout":
                 elements = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
                 divided = [_short(e) for e in elements if isinstance(e, ast.BinOp) and isinstance(e.op, ast.FloorDiv)
@@ -278,6 +283,19 @@ class Function:
                 "stride) from the edge; there are H' = (H - pool_height) // stride + 1 of them down (in a conv, 1 + (H "
                 "+ 2 * pad - HH) // stride): right only when the stride equals the window and fits exactly")
         return told
+
+    def _axes(self, node: ast.AST) -> int:
+        """How many axes ``node`` has where the code says so: the function's first argument (x, 4) less one
+        per integer index (``x[n]``: 3; ``x[n, c]``: 2); 0 where unknown."""
+        first = self.node.args.args[0].arg if self.node.args.args else None
+        if isinstance(node, ast.Name):
+            return 4 if node.id == first and first == "x" else 0
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == first == "x":
+            elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if any(isinstance(e, ast.Constant) and e.value is Ellipsis for e in elements):
+                return 0
+            return 4 - sum(not isinstance(e, ast.Slice) for e in elements)
+        return 0
 
     def _is_window(self, name: str) -> bool:
         return name in self.window_names or name.lower() in _WINDOW_NAMES

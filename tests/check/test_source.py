@@ -229,3 +229,23 @@ def test_right_size_formulas_are_not_named(tmp_path):
         return out, (x, w, b, conv_param)
     """
     assert _function(tmp_path, code, "conv_forward").certain() == []
+
+
+@pytest.mark.parametrize("padded, axes", [("x", 4), ("x[n]", 3), ("x[n, :]", 3), ("x[n, c]", 0), ("x[n, c, :, :]", 0)])
+def test_np_pad_with_one_width_pads_every_axis_of_x_or_a_sample(tmp_path, padded, axes):
+    code = f"""
+    import numpy as np
+
+    def conv_forward(x, w, b, conv_param):
+        p = conv_param['pad']
+        for n in range(2):
+            for c in range(3):
+                xp = np.pad({padded}, p)
+        return xp, None
+    """
+    told = _function(tmp_path, code, "conv_forward").certain()
+    if axes:
+        assert told == [f"line 8: np.pad({padded}, p) pads every axis of a {axes}-axis array, the batch and channels "
+                        "too: pad only the height and width, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))"]
+    else:  # one image's one channel, (H, W): padding every axis is right
+        assert told == []
