@@ -264,9 +264,10 @@ class Function:
                         "width: right only for square outputs (H' x W')")
             elif isinstance(sub, ast.Call) and _callee(sub) == "pad" and len(sub.args) >= 2 and self._axes(
                     sub.args[0]) > 2 and isinstance(sub.args[1], (ast.Name, ast.Constant)):
-                say(f"line {sub.lineno}: {_short(sub)} pads every axis of a {self._axes(sub.args[0])}-axis array, the "
-                    "batch and channels too: pad only the height and width, np.pad(x, ((0, 0), (0, 0), (pad, pad), "
-                    "(pad, pad)))")
+                axes = self._axes(sub.args[0])
+                say(f"line {sub.lineno}: {_short(sub)} pads every axis of a {axes}-axis array, the "
+                    f"{'batch and channels' if axes == 4 else 'channels'} too: pad only the height and width, "
+                    "np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))")
             elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id == "dout":
                 elements = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
                 divided = [_short(e) for e in elements if isinstance(e, ast.BinOp) and isinstance(e.op, ast.FloorDiv)

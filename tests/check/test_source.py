@@ -245,7 +245,8 @@ def test_np_pad_with_one_width_pads_every_axis_of_x_or_a_sample(tmp_path, padded
     """
     told = _function(tmp_path, code, "conv_forward").certain()
     if axes:
-        assert told == [f"line 8: np.pad({padded}, p) pads every axis of a {axes}-axis array, the batch and channels "
-                        "too: pad only the height and width, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))"]
+        which = "batch and channels" if axes == 4 else "channels"
+        assert told == [f"line 8: np.pad({padded}, p) pads every axis of a {axes}-axis array, the {which} too: pad "
+                        "only the height and width, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))"]
     else:  # one image's one channel, (H, W): padding every axis is right
         assert told == []
