@@ -327,8 +327,10 @@ class LayerChecker:
 
     def certain(self, kind: str) -> list[str]:
         """The lines of the forward's (backward's) code that are wrong whatever the case (``Function.certain``)."""
-        fn = self.function(kind)
-        return fn.certain() if fn else []
+        if not self.source:
+            return []
+        name = self.spec.forward if kind == "forward" else self.spec.backward
+        return list(dict.fromkeys(text for fn in self.source.reached(name) for text in fn.certain()))
 
     def adds_line(self) -> int | None:
         """The line where the backward adds into dx (or what dx is cut from), or None."""

@@ -245,10 +245,15 @@ class Function:
                 tiling.append(sub)
             elif isinstance(sub, ast.Assign) and isinstance(sub.targets[0], (ast.Tuple, ast.List)):
                 names = [e.id if isinstance(e, ast.Name) else "" for e in sub.targets[0].elts]
-                if (len(names) == 4 and isinstance(sub.value, ast.Attribute) and sub.value.attr == "shape"
-                        and names[2][:1].lower() == "w" and names[3][:1].lower() == "h"):
+                shape = isinstance(sub.value, ast.Attribute) and sub.value.attr == "shape"
+                if shape and len(names) == 4 and names[2][:1].lower() == "w" and names[3][:1].lower() == "h":
                     say(f"line {sub.lineno}: {', '.join(names)} = {_short(sub.value)} takes the height as "
                         f"{names[2]} and the width as {names[3]}: an array is (N, C, H, W), height before width")
+                twice = [n for n in dict.fromkeys(names) if n and n != "_" and names.count(n) > 1]
+                if shape and twice:
+                    say(f"line {sub.lineno}: {', '.join(names)} = {_short(sub.value)} gives two sizes one name, "
+                        f"{twice[0]}: the second overwrites the first, so both are taken as equal (right only for "
+                        "square kernels or windows)")
             elif isinstance(sub, ast.Call) and _callee(sub) in ("zeros", "empty", "ones") and sub.args and \
                     id(sub) not in guarded:
                 shape = sub.args[0]
@@ -393,6 +398,18 @@ class Source:
             if isinstance(node, ast.FunctionDef):
                 self.functions[node.name] = node
         self._seen: dict[str, Function] = {}
+
+    def reached(self, name: str) -> list[Function]:
+        """The function ``name`` and the file's functions it calls, directly or through each other."""
+        found, todo = [], [name]
+        while todo and len(found) < 16:
+            fn = self.function(todo.pop(0))
+            if fn is None or fn in found:
+                continue
+            found.append(fn)
+            todo += [c.func.id for c in ast.walk(fn.node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                     and c.func.id in self.functions]
+        return found
 
     def function(self, name: str) -> Function | None:
         if name not in self.functions:

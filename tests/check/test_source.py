@@ -250,3 +250,15 @@ def test_np_pad_with_one_width_pads_every_axis_of_x_or_a_sample(tmp_path, padded
                         "only the height and width, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))"]
     else:  # one image's one channel, (H, W): padding every axis is right
         assert told == []
+
+
+def test_two_sizes_unpacked_into_one_name_are_named(tmp_path):
+    code = """
+    def conv_forward(x, w, b, conv_param):
+        (f, f, n_C_prev, n_C) = w.shape
+        F, _, _, _ = w.shape
+        return f, None
+    """
+    told = _function(tmp_path, code, "conv_forward").certain()
+    assert told == ["line 3: f, f, n_C_prev, n_C = w.shape gives two sizes one name, f: the second overwrites the "
+                    "first, so both are taken as equal (right only for square kernels or windows)"]  # `_` is fine
