@@ -86,7 +86,8 @@ def grade_layers(root: Path, part: str, spec: PartSpec, cfg: config_module.Confi
     with (prestarted.take(part) if prestarted else part_session(root, cfg, limits)) as session:
         if cfg.require_isolation:  # before any student code runs in it
             check_isolation(session.protections, part)
-        checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance, layer, source.read(root, spec.file))
+        checker = LayerChecker(part, spec, session, seed, truth, cfg.tolerance, layer,
+                               lambda: source.read(root, spec.file))
         tests = checker.run()
         correct = all(t.passed for t in tests if t.kind in ("forward", "backward"))
         if truth.public:  # a student install has no reference to time against

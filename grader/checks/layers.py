@@ -22,7 +22,7 @@ import ast
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 import re
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -167,9 +167,10 @@ class LayerChecker:
     """Runs the checks of one layer part against one session."""
 
     def __init__(self, part: str, spec: PartSpec, session: Session, seed: int, truth,
-                 tolerance: dict[str, float], layer: LayerPart | None = None, source: Source | None = None):
+                 tolerance: dict[str, float], layer: LayerPart | None = None,
+                 source: Callable[[], Source | None] | None = None):
         self.part, self.spec, self.session, self.seed, self.truth = part, spec, session, seed, truth
-        self.source = source  # the part's file, parsed (never run): lines the feedback can point at
+        self._source = source  # reads the part's file (parsed, never run) when feedback first needs a line
         self.layer = layer or registry()[part]
         self.tol = {**tolerance, **self.layer.tolerance}
         self.runs: list[CaseRun] = []
@@ -286,6 +287,14 @@ class LayerChecker:
         return why or (told[0] if told else None)
 
     # -- what the source says (read, never run)
+
+    @property
+    def source(self) -> Source | None:
+        """The part's parsed file, read on first use: only failing code needs it (a right submission
+        pays nothing for it)."""
+        if callable(self._source):
+            self._source = self._source()
+        return self._source
 
     def function(self, kind: str) -> Function | None:
         name = self.spec.forward if kind == "forward" else self.spec.backward
@@ -805,7 +814,8 @@ class LayerChecker:
                 if split:
                     said[symptom] = _splitting(subject, split, len(unexplained), len(unexplained) + len(clear),
                                                reading, aside=len(hit) - len(unexplained))
-            certain = self.certain(kind)
+            failing = any(not tests[i].details.get("passed") and tests[i].status != "not run" for _, i in rows)
+            certain = self.certain(kind) if failing else []
             for run, i in rows:
                 test, symptoms = tests[i], run.symptoms[kind]
                 if certain and not test.details.get("passed") and test.status != "not run":

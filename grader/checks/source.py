@@ -34,17 +34,29 @@ MAX_EXPRESSION = 90  # characters of a quoted expression
 
 
 def read(root: Path | str, file: str) -> "Source | None":
-    """The parsed file ``root/file``, or None (missing, a link, too large, not Python 3)."""
+    """The parsed file ``root/file``, or None (missing, a link, too large, not Python 3).  The last few
+    files read are kept (cs231n's layers.py holds both the conv and the pooling part)."""
     path = os.path.join(root, file)
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode) or info.st_size > INLINE_BYTES:
             return None
+        key = (os.path.realpath(path), info.st_ino, info.st_size, info.st_mtime_ns)
+        if key in _READ:
+            return _READ[key]
         with open(path, "rb") as handle:
             text = handle.read(INLINE_BYTES).decode("utf-8", errors="replace")
-        return Source(ast.parse(text))
+        parsed = Source(ast.parse(text))
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    _READ[key] = parsed
+    while len(_READ) > KEEP:
+        del _READ[next(iter(_READ))]
+    return parsed
+
+
+KEEP = 4  # files kept parsed
+_READ: dict[tuple, "Source"] = {}
 
 
 def _short(node: ast.AST) -> str:
