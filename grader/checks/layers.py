@@ -339,7 +339,10 @@ class LayerChecker:
         if not self.source:
             return []
         name = self.spec.forward if kind == "forward" else self.spec.backward
-        return list(dict.fromkeys(text for fn in self.source.reached(name) for text in fn.certain()))
+        told = [text for fn in self.source.reached(name) for text in fn.certain()]
+        own = self.source.function(name)
+        overwrites = own.overwrites() if own and kind == "backward" else None
+        return list(dict.fromkeys(told + ([overwrites] if overwrites else [])))
 
     def adds_line(self) -> int | None:
         """The line where the backward adds into dx (or what dx is cut from), or None."""

@@ -302,6 +302,35 @@ class Function:
                 "+ 2 * pad - HH) // stride): right only when the stride equals the window and fits exactly")
         return told
 
+    def overwrites(self) -> str | None:
+        """For a backward that never adds into dx: the first line that assigns (=) into a window of dx (or
+        of what dx is cut from) inside a loop, a slice or a computed position: where windows overlap, a
+        later window's share overwrites an earlier one's; None where there is no such line."""
+        returned = self.returned()
+        if not returned or not returned[0]:
+            return None
+        if self.adds(self.sources_of(returned[0])) is not None:
+            return None
+        b = self.bindings.get(returned[0])
+        arrays = {returned[0]} | {_base(a.value) for a in (b.assigned if b else [])
+                                  if isinstance(a.value, ast.Subscript)}  # dx = dx_pad[..., p:-p, p:-p]
+        loops = [sub for sub in ast.walk(self.node) if isinstance(sub, (ast.For, ast.While))]
+        inside = {id(n) for loop in loops for statement in loop.body for n in ast.walk(statement)}
+        for sub in ast.walk(self.node):
+            if not (isinstance(sub, ast.Assign) and id(sub) in inside and len(sub.targets) == 1
+                    and isinstance(sub.targets[0], ast.Subscript) and _base(sub.targets[0]) in arrays):
+                continue
+            target = sub.targets[0]
+            while isinstance(target.value, ast.Subscript):  # dx[n][window]: the innermost index holds the window
+                target = target.value
+            elements = [e for t in (sub.targets[0], target) for e in (
+                t.slice.elts if isinstance(t.slice, ast.Tuple) else [t.slice])]
+            if any(isinstance(e, (ast.Slice, ast.BinOp)) and _names(e) for e in elements):
+                return (f"line {sub.lineno}: {_short(sub.targets[0])} = ... assigns each window's share of the "
+                        "gradient: where windows overlap (stride < window), a later window overwrites what an earlier "
+                        "one gave a shared element; add it (+=)")
+        return None
+
     def _axes(self, node: ast.AST) -> int:
         """How many axes ``node`` has where the code says so: the function's first argument (x, 4) less one
         per integer index (``x[n]``: 3; ``x[n, c]``: 2); 0 where unknown."""

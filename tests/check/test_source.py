@@ -262,3 +262,29 @@ def test_two_sizes_unpacked_into_one_name_are_named(tmp_path):
     told = _function(tmp_path, code, "conv_forward").certain()
     assert told == ["line 3: f, f, n_C_prev, n_C = w.shape gives two sizes one name, f: the second overwrites the "
                     "first, so both are taken as equal (right only for square kernels or windows)"]  # `_` is fine
+
+
+@pytest.mark.parametrize("line, told", [
+    ("dx[n, c, i * s:i * s + ph, j * s:j * s + pw] = mask * dout[n, c, i, j]", True),  # a window assigned
+    ("dx[n, c, i * s + r, j * s + q] = dout[n, c, i, j]", True),  # the maximum's element assigned
+    ("dx[n, c][i * s:i * s + ph, j * s:j * s + pw] = mask * dout[n, c, i, j]", True),
+    ("dx[n, c, i * s:i * s + ph, j * s:j * s + pw] += mask * dout[n, c, i, j]", False),  # adds: right
+    ("dx[n, c] = total", False),  # a whole image at a time: no window
+    ("cols[:, i * 4:(i + 1) * 4] = dout[n, c, i, j]", False),  # a buffer another function sums (col2im)
+])
+def test_a_backward_assigning_window_by_window_is_named(tmp_path, line, told):
+    code = f"""
+    def pool_backward(dout, cache):
+        dx = zeros()
+        cols = zeros()
+        for n in range(2):
+            for c in range(2):
+                for i in range(3):
+                    for j in range(3):
+                        {line}
+        return dx
+    """
+    said = _function(tmp_path, code, "pool_backward").overwrites()
+    assert (said is not None) == told, said
+    if told:
+        assert said.startswith("line 9: dx[") and "a later window overwrites" in said and said.endswith("(+=)")
