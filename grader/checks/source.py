@@ -285,6 +285,13 @@ class Function:
                 say(f"line {sub.lineno}: {_short(sub)} pads every axis of a {axes}-axis array, the "
                     f"{'batch and channels' if axes == 4 else 'channels'} too: pad only the height and width, "
                     "np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))")
+            elif isinstance(sub, ast.Call) and _callee(sub) == "reshape" and _fixed_square(sub):
+                say(f"line {sub.lineno}: {_short(sub)} fixes a {_fixed_square(sub)} x {_fixed_square(sub)} shape: "
+                    "right only for that kernel (or window) size; take the sizes from w.shape (HH, WW) or pool_param")
+            elif isinstance(sub, ast.Compare) and len(sub.comparators) == 1 and self._whole_x_against_max(sub):
+                say(f"line {sub.lineno}: {_short(sub)} compares the window's maximum with all of x (or a whole "
+                    "channel), not with the window: an element equal to it elsewhere gets that window's dout too; "
+                    "compare within the window, x[n, c, i * stride:i * stride + pool_height, ...]")
             elif isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name) and sub.value.id == "dout":
                 elements = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
                 divided = [_short(e) for e in elements if isinstance(e, ast.BinOp) and isinstance(e.op, ast.FloorDiv)
@@ -330,6 +337,32 @@ class Function:
                         "gradient: where windows overlap (stride < window), a later window overwrites what an earlier "
                         "one gave a shared element; add it (+=)")
         return None
+
+    def _whole_x_against_max(self, node: ast.Compare) -> bool:
+        """``x[n, c] == window_max``, ``np.abs(x - np.max(window)) < eps``: all of x, or a whole image or
+        channel of it (no slice with a bound), held against a maximum."""
+        sides = [node.left, node.comparators[0]]
+        if isinstance(sides[0], ast.Call) and _callee(sides[0]) in ("abs", "absolute") and sides[0].args and \
+                isinstance(sides[0].args[0], ast.BinOp) and isinstance(sides[0].args[0].op, ast.Sub):
+            sides = [sides[0].args[0].left, sides[0].args[0].right]  # |x - m| < eps: x against m
+        whole = [side for side in sides if self._whole_x(side)]
+        other = [side for side in sides if side not in whole]
+        return bool(whole) and bool(other) and self._a_maximum(other[0])
+
+    def _whole_x(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id == "x"
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "x":
+            elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return len(elements) <= 2 and not any(isinstance(e, ast.Slice) and _names(e) for e in elements)
+        return False
+
+    def _a_maximum(self, node: ast.AST) -> bool:
+        """A max of something (``np.max(window)``, ``window.max()``), or a name assigned only from one."""
+        if isinstance(node, ast.Call):
+            return _callee(node) in ("max", "amax")
+        b = self.bindings.get(node.id) if isinstance(node, ast.Name) else None
+        return bool(b and b.assigned and not b.loops and all(self._a_maximum(a.value) for a in b.assigned))
 
     def _axes(self, node: ast.AST) -> int:
         """How many axes ``node`` has where the code says so: the function's first argument (x, 4) less one
@@ -388,6 +421,13 @@ class Function:
         for assign in (b.assigned if b else []):
             found |= {_base(s) for s in ast.walk(assign.value) if isinstance(s, (ast.Subscript, ast.Name))} - {None}
         return found
+
+
+def _fixed_square(call: ast.Call) -> int:
+    """k where a reshape's last two sizes are the same literal k >= 2 (``.reshape(-1, 3, 3)``), else 0."""
+    sizes = call.args[0].elts if len(call.args) == 1 and isinstance(call.args[0], (ast.Tuple, ast.List)) else call.args
+    last = [e.value for e in sizes[-2:] if isinstance(e, ast.Constant) and isinstance(e.value, int)]
+    return last[0] if len(sizes) >= 3 and len(last) == 2 and last[0] == last[1] >= 2 else 0
 
 
 def _callee(call: ast.Call) -> str | None:

@@ -288,3 +288,43 @@ def test_a_backward_assigning_window_by_window_is_named(tmp_path, line, told):
     assert (said is not None) == told, said
     if told:
         assert said.startswith("line 9: dx[") and "a later window overwrites" in said and said.endswith("(+=)")
+
+
+@pytest.mark.parametrize("line, told", [
+    ("mask = (x[n, c] == m)", True),  # a whole channel
+    ("mask = np.abs(x - np.max(x[:, :, i:i + 2, j:j + 2], axis=(2, 3), keepdims=True)) < 1e-10", True),
+    ("mask = (x[n, c, i:i + 2, j:j + 2] == m)", False),  # the window: right
+    ("mask = (x[n, c] == 0)", False),  # not a maximum
+])
+def test_a_maximum_matched_against_all_of_x_is_named(tmp_path, line, told):
+    code = f"""
+    import numpy as np
+
+    def pool_backward(dout, cache):
+        x, pool_param = cache
+        for i in range(2):
+            m = np.max(x[0, 0, i:i + 2, 0:2])
+            {line}
+        return dx
+    """
+    said = _function(tmp_path, code, "pool_backward").certain()
+    assert bool(said) == told, said
+    if told:
+        assert said[0].startswith("line 8: ") and "compares the window's maximum with all of x" in said[0]
+
+
+@pytest.mark.parametrize("call, told", [
+    ("w[f, c].reshape(-1, 3, 3)", True), ("w[f].reshape((C, 3, 3))", True),
+    ("w[f].reshape(C, HH, WW)", False), ("dout.reshape(N, F, -1)", False), ("w.reshape(4, 1, 1)", False),
+])
+def test_a_literal_kernel_shape_is_named(tmp_path, call, told):
+    code = f"""
+    def conv_backward(dout, cache):
+        k = {call}
+        return k, None, None
+    """
+    said = _function(tmp_path, code, "conv_backward").certain()
+    assert bool(said) == told, said
+    if told:
+        assert said == [f"line 3: {call} fixes a 3 x 3 shape: right only for that kernel (or window) size; take the "
+                        "sizes from w.shape (HH, WW) or pool_param"]
