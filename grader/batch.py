@@ -37,6 +37,7 @@ that name is one of the batch's own files (``gradebook.csv``, ``index.html``,
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import os
@@ -248,6 +249,10 @@ def _warm(parts: tuple[str, ...]) -> None:
         from grader.checks.transfer import PRELOAD
 
         warm.shared(PRELOAD, 1)
+    # What is here now (modules, the references' results) lives as long as the worker: out of the
+    # collector's sight, so that its full collections walk only what a submission makes
+    gc.collect()
+    gc.freeze()
 
 
 def _share_references(jobs: list[tuple], parts: tuple[str, ...]) -> list[str]:

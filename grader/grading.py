@@ -11,6 +11,7 @@ points spread over each kind's tests.
 
 from __future__ import annotations
 
+import contextvars
 import importlib.util
 import os
 import secrets
@@ -115,16 +116,31 @@ def grade_layers(root: Path, part: str, spec: PartSpec, cfg: config_module.Confi
 def _layout_or_none(root: Path) -> Layout:
     """The submission's layout, or an empty one when only declared parts are there."""
     try:
-        return detect(root)
+        return _detect(root)
     except UsageError:
         return Layout("declared", (), ())
+
+
+_LAYOUTS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("grader_layouts", default=None)
+
+
+def _detect(root: Path) -> Layout:
+    """``detect(root)``, once per ``grade_submission`` (``part_specs`` and every numpy part ask, 0.25 ms
+    each); a UsageError is not remembered (raised again, as before)."""
+    memo = _LAYOUTS.get()
+    if memo is None:
+        return detect(root)
+    key = os.path.realpath(root)
+    if key not in memo:
+        memo[key] = detect(root)
+    return memo[key]
 
 
 def part_specs(root: Path, cfg: config_module.Config) -> tuple[str, dict[str, PartSpec]]:
     """The layout's name and where each part the assignment grades is in the submission: a
     built-in part where the layout puts it, a declared part in the first of its files there.
     UsageError when the folder holds none of them."""
-    layout = _layout_or_none(root) if cfg.declared else detect(root)  # (no declared part: detect says why)
+    layout = _layout_or_none(root) if cfg.declared else _detect(root)  # (no declared part: detect says why)
     specs = {p.part: p for p in layout.parts}
     for name, layer in cfg.declared.items():
         spec = student_spec(layer, root)
@@ -178,14 +194,18 @@ def grade_submission(submission: str | os.PathLike, *args, **kwargs) -> Report:
     from grader import notebooks
 
     root = Path(submission)
-    if not (root.is_dir() and notebooks.notebooks(root)):
-        return _grade_submission(submission, root, [], *args, **kwargs)
-    config_path = kwargs.get("config_path")
-    cfg = config_module.load(config_path) if config_path is not None else None
-    with tempfile.TemporaryDirectory(prefix="grader-notebooks-") as scratch:
-        copy = Path(scratch) / "submission"
-        notes = notebooks.materialise(root, copy, notebook_targets(cfg))
-        return _grade_submission(submission, copy, notes, *args, **kwargs)
+    layouts = _LAYOUTS.set({})  # the layout is detected once in this grading (``_detect``)
+    try:
+        if not (root.is_dir() and notebooks.notebooks(root)):
+            return _grade_submission(submission, root, [], *args, **kwargs)
+        config_path = kwargs.get("config_path")
+        cfg = config_module.load(config_path) if config_path is not None else None
+        with tempfile.TemporaryDirectory(prefix="grader-notebooks-") as scratch:
+            copy = Path(scratch) / "submission"
+            notes = notebooks.materialise(root, copy, notebook_targets(cfg))
+            return _grade_submission(submission, copy, notes, *args, **kwargs)
+    finally:
+        _LAYOUTS.reset(layouts)
 
 
 def notebook_targets(cfg: config_module.Config | None = None) -> dict[str, set[str]]:

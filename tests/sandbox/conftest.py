@@ -7,8 +7,22 @@ import textwrap
 import pytest
 
 from grader.sandbox import Limits, Session
+from grader.sandbox import session as session_module
+from grader.sandbox.process import namespace_support
 
 from sandbox_helpers import FAST
+
+
+@pytest.fixture(params=["namespaces", "user namespace"])
+def fully_hardened(request, monkeypatch):
+    """Every session of a test applies all of HARDENING, and the test runs twice: with the
+    namespaces this user gets by default, and inside a user namespace (``unshare --user``, what a
+    grader that is not root gets; forced here with GRADER_SANDBOX_USERNS=1 when the tests run as root)."""
+    monkeypatch.setattr(session_module, "DEFAULT_HARDENING", session_module.HARDENING)
+    if request.param == "user namespace":
+        monkeypatch.setenv("GRADER_SANDBOX_USERNS", "1")
+        if namespace_support()[0] is None:
+            pytest.skip(f"no user namespaces here: {namespace_support()[1]}")
 
 
 @pytest.fixture

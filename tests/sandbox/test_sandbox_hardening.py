@@ -28,16 +28,7 @@ needs_namespaces = pytest.mark.skipif(namespace_support()[0] is None,
                                       reason=f"namespaces not available: {namespace_support()[1]}")
 
 
-@pytest.fixture(autouse=True, params=["namespaces", "user namespace"])
-def fully_hardened(request, monkeypatch):
-    """Every session of this file applies all of HARDENING, and every test runs twice: with the
-    namespaces this user gets by default, and inside a user namespace (``unshare --user``, what a
-    grader that is not root gets; forced here with GRADER_SANDBOX_USERNS=1 when the tests run as root)."""
-    monkeypatch.setattr(session_module, "DEFAULT_HARDENING", session_module.HARDENING)
-    if request.param == "user namespace":
-        monkeypatch.setenv("GRADER_SANDBOX_USERNS", "1")
-        if namespace_support()[0] is None:
-            pytest.skip(f"no user namespaces here: {namespace_support()[1]}")
+pytestmark = pytest.mark.usefixtures("fully_hardened")  # (conftest.py: every test twice, all of HARDENING)
 
 
 

@@ -15,6 +15,8 @@ import os
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME, ST_RELATIME = 1024, 2048, 1 << 21, 4096
+AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = -100, 0x8000, 0x1
+MOUNT_SETATTR = {"x86_64": 442, "aarch64": 442, "riscv64": 442}  # mount_setattr(2): one number on all three
 KEPT_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 # Top-level folders of the system, left visible (read-only); every other one is covered (``cover``)
 # and, by the guard, closed to reads outside the session's visible paths.  (/tmp is the system's
@@ -52,17 +54,18 @@ def confine(spec: dict) -> tuple[str, list[str]]:
                 st = os.stat(os.path.join("/dev", name), follow_symlinks=False)
                 if (st.st_mode & 0o170000) == 0o020000:  # character devices only
                     devices[name] = st
-        with open("/proc/self/mountinfo") as f:
-            points = [line.split()[4] for line in f]
-        for point in sorted({p.encode().decode("unicode_escape") for p in points}, key=len):
-            if point == "/proc" or point.startswith("/proc/"):
-                continue
-            try:
-                mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(point))
-            except OSError as exc:
-                if point == "/":
-                    raise
-                notes.append(f"could not make {point} read-only: {exc.strerror or exc}")
+        if not read_only_tree(notes):  # (a kernel before 5.12, or one that refused: a remount per mount)
+            with open("/proc/self/mountinfo") as f:
+                points = [line.split()[4] for line in f]
+            for point in sorted({p.encode().decode("unicode_escape") for p in points}, key=len):
+                if point == "/proc" or point.startswith("/proc/"):
+                    continue
+                try:
+                    mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept_flags(point))
+                except OSError as exc:
+                    if point == "/":
+                        raise
+                    notes.append(f"could not make {point} read-only: {exc.strerror or exc}")
         def tmpfs(mode: str) -> str:  # nr_inodes: files and folders, which a tmpfs's size= does not count
             return f"size={int(spec['tmpfs_mb'])}m,nr_inodes={int(spec['tmpfs_files'])},mode={mode}"
 
@@ -108,6 +111,37 @@ def confine(spec: dict) -> tuple[str, list[str]]:
     except Exception as exc:  # noqa: BLE001  half done: the parent starts an unconfined child instead
         raise ConfinementError(f"{type(exc).__name__}: {exc}") from None
     return READ_ONLY, notes
+
+
+def read_only_tree(notes: list[str]) -> bool:
+    """Make every mount of this namespace read-only but /proc, as the remounts of ``confine`` do,
+    in two system calls instead of one remount per mount (about 20, 1 ms of a child's start):
+    ``mount_setattr(2)`` (Linux 5.12) with ``AT_RECURSIVE`` on "/", then the /proc mount itself (not
+    what is mounted under it) writable again.
+    It changes that one flag and no other (nosuid, nodev, noexec and the atime flags stay as they
+    were: nothing to keep by hand, locked or not).  False, having changed nothing, where the kernel
+    has no such call or refuses it (then ``confine`` remounts each mount, as before)."""
+    number = MOUNT_SETATTR.get(os.uname().machine)
+    if number is None:
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+
+    def set_attr(path: str, flags: int, attr_set: int, attr_clr: int) -> int:
+        attr = (ctypes.c_uint64 * 4)(attr_set, attr_clr, 0, 0)  # struct mount_attr: set, clr, propagation, userns_fd
+        done = libc.syscall(ctypes.c_long(number), ctypes.c_int(AT_FDCWD), os.fsencode(path), ctypes.c_uint(flags),
+                            ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
+        return 0 if done == 0 else ctypes.get_errno()
+
+    if set_attr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0):  # all or nothing: the kernel checks every mount first
+        return False
+    if os.path.ismount("/proc"):  # its own, fresh: not locked; only that mount (a host's read-only /proc/sys
+        error = set_attr("/proc", 0, 0, MOUNT_ATTR_RDONLY)  # bind, as containers have, stays read-only)
+        if error:
+            notes.append(f"/proc stays read-only: {os.strerror(error)}")
+    return True
 
 
 def mounter():
