@@ -19,6 +19,7 @@ The reference runs here, in the parent; student code only in the session.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass, field, replace
 from itertools import combinations
 import re
@@ -163,6 +164,19 @@ def _unpack_forward(result: CallResult, fn: str, failed: str | None = None) -> t
     return value[0], value[1], None
 
 
+def _facts(method):
+    """A ``LayerChecker`` method that reads the student's syntax tree: where that fails on code made to
+    defeat it (nesting deep enough to exhaust the recursion limit, a tree too large for memory), the
+    answer is "nothing known", never an error in the grader."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (RecursionError, MemoryError):
+            return [] if method.__name__ == "certain" else None
+    return guarded
+
+
 class LayerChecker:
     """Runs the checks of one layer part against one session."""
 
@@ -226,6 +240,7 @@ class LayerChecker:
                 _same(run.cache, documented(run.inputs.args)) for run in own)
         return self._keeps_documented
 
+    @_facts
     def source_cache_form(self) -> tuple[type, tuple[str, ...]] | None:
         """Where the forward never returned a cache, but its code pads x and caches the padded x in the
         documented tuple (``x = np.pad(x, ...)``, ``cache = (x, w, b, conv_param)``): that form, built
@@ -286,7 +301,8 @@ class LayerChecker:
             return f"{why or generic}; {told[0]}"
         return why or (told[0] if told else None)
 
-    # -- what the source says (read, never run)
+    # -- what the source says (read, never run; a fact that cannot be had, from code made to defeat the
+    # syntax tree's walks, is no fact: see ``_facts``)
 
     @property
     def source(self) -> Source | None:
@@ -300,6 +316,7 @@ class LayerChecker:
         name = self.spec.forward if kind == "forward" else self.spec.backward
         return self.source.function(name) if self.source else None
 
+    @_facts
     def placed_by(self, wrong_only: bool = False) -> str | None:
         """Where the forward writes its output at an index that is suspect (a counter, a formula of a
         window's start ...): said with a misplaced output instead of the list of usual suspects."""
@@ -307,12 +324,14 @@ class LayerChecker:
         returned = fn.returned() if fn else []
         return fn.indices(returned[0], store=True, wrong_only=wrong_only) if returned and returned[0] else None
 
+    @_facts
     def read_by(self) -> str | None:
         """Where the backward reads dout at an index wrong on its own (a window's start, a loop over the
         window's size): said with a wrong gradient no known variant explains."""
         fn = self.function("backward")
         return fn.indices("dout", store=False, wrong_only=True) if fn else None
 
+    @_facts
     def error_lines(self, text: str) -> tuple[str, bool] | None:
         """For an index error raised at a line of the part's file: that line's suspect indices, and
         whether one is wrong on its own (see ``Function.story``)."""
@@ -334,6 +353,7 @@ class LayerChecker:
                         return told, fn.indices(sub.value.id, store=store, line=line, wrong_only=True) == told
         return None
 
+    @_facts
     def certain(self, kind: str) -> list[str]:
         """The lines of the forward's (backward's) code that are wrong whatever the case (``Function.certain``)."""
         if not self.source:
@@ -344,6 +364,7 @@ class LayerChecker:
         overwrites = own.overwrites() if own and kind == "backward" else None
         return list(dict.fromkeys(told + ([overwrites] if overwrites else [])))
 
+    @_facts
     def adds_line(self) -> int | None:
         """The line where the backward adds into dx (or what dx is cut from), or None."""
         fn = self.function("backward")

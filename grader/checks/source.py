@@ -60,7 +60,10 @@ _READ: dict[tuple, "Source"] = {}
 
 
 def _short(node: ast.AST) -> str:
-    text = ast.unparse(node)
+    try:
+        text = ast.unparse(node)
+    except RecursionError:  # a chain of thousands of operators: the parser takes it, unparse does not
+        return "(an expression too long to show)"
     return text if len(text) <= MAX_EXPRESSION else text[:MAX_EXPRESSION - 3] + "..."
 
 
@@ -357,12 +360,16 @@ class Function:
             return len(elements) <= 2 and not any(isinstance(e, ast.Slice) and _names(e) for e in elements)
         return False
 
-    def _a_maximum(self, node: ast.AST) -> bool:
-        """A max of something (``np.max(window)``, ``window.max()``), or a name assigned only from one."""
+    def _a_maximum(self, node: ast.AST, seen: frozenset = frozenset()) -> bool:
+        """A max of something (``np.max(window)``, ``window.max()``), or a name assigned only from one
+        (``m = n; n = m`` is neither: ``seen`` stops the cycle)."""
         if isinstance(node, ast.Call):
             return _callee(node) in ("max", "amax")
-        b = self.bindings.get(node.id) if isinstance(node, ast.Name) else None
-        return bool(b and b.assigned and not b.loops and all(self._a_maximum(a.value) for a in b.assigned))
+        if not isinstance(node, ast.Name) or node.id in seen or len(seen) > 16:
+            return False
+        b = self.bindings.get(node.id)
+        return bool(b and b.assigned and not b.loops and all(
+            self._a_maximum(a.value, seen | {node.id}) for a in b.assigned))
 
     def _axes(self, node: ast.AST) -> int:
         """How many axes ``node`` has where the code says so: the function's first argument (x, 4) less one

@@ -328,3 +328,47 @@ def test_a_literal_kernel_shape_is_named(tmp_path, call, told):
     if told:
         assert said == [f"line 3: {call} fixes a 3 x 3 shape: right only for that kernel (or window) size; take the "
                         "sizes from w.shape (HH, WW) or pool_param"]
+
+
+def test_code_made_to_defeat_the_tree_walks_costs_only_its_own_line_feedback(tmp_path):
+    # a chain of 900 operators (the parser takes it; ast.unparse recurses once per operator) and names
+    # assigned from each other in a cycle (m = n; n = m): no fact is had, and nothing raises
+    chain = " + ".join(["0"] * 900)
+    code = f"""
+    import numpy as np
+
+    def pool_forward(x, pool_param):
+        out = np.zeros((1, 1, 2, 2))
+        n = m
+        m = n
+        for i in range(3):
+            row = i + {chain}
+            out[0, 0, row, 0] = (x[0, 0] == m).sum()
+        return out, None
+    """
+    fn = _function(tmp_path, code, "pool_forward")
+    assert fn.certain() == []  # m and n only from each other: no maximum, and the cycle ends
+    told = fn.indices("out", store=True)
+    assert told == "out is written at line 10 at an index where row = (an expression too long to show) (line 9)"
+
+
+def test_a_submission_made_to_defeat_the_tree_walks_is_still_graded(tmp_path):
+    from pathlib import Path
+
+    from grader.grading import grade_submission
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "submission" / "pool.py"
+    source = example.read_text()
+    old = "            out[:, :, i, j] = window.max(axis=(2, 3))\n"
+    assert source.count(old) == 1
+    chain = " + ".join(["0"] * 900)
+    source = source.replace(old, f"            row = i + 1 + {chain}\n            if i < 0:  # never runs\n"
+                                 "                n = m\n                m = n\n                keep = x == m\n"
+                                 "            out[:, :, row, j] = window.max(axis=(2, 3))\n")
+    (tmp_path / "pool.py").write_text(source)
+    report = grade_submission(tmp_path, parts="max_pool", seed=3, device="cpu",
+                              config_path=Path(__file__).resolve().parent / "fast.toml")
+    forward = [t for t in report.tests if t.kind == "forward"]
+    assert forward and not all(t.passed for t in forward)
+    assert any("IndexError" in t.feedback for t in forward)
+    assert not any("internal error" in note for note in report.notes), report.notes
