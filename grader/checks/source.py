@@ -283,7 +283,7 @@ class Function:
                     say(f"line {sub.lineno}: {_short(sub)} allocates {what}, one side for both the height and the "
                         "width: right only for square outputs (H' x W')")
             elif isinstance(sub, ast.Call) and _callee(sub) == "pad" and len(sub.args) >= 2 and self._axes(
-                    sub.args[0]) > 2 and isinstance(sub.args[1], (ast.Name, ast.Constant)):
+                    sub.args[0]) > 2 and self._one_width(sub.args[1]):
                 axes = self._axes(sub.args[0])
                 say(f"line {sub.lineno}: {_short(sub)} pads every axis of a {axes}-axis array, the "
                     f"{'batch and channels' if axes == 4 else 'channels'} too: pad only the height and width, "
@@ -352,7 +352,28 @@ class Function:
         other = [side for side in sides if side not in whole]
         return bool(whole) and bool(other) and self._a_maximum(other[0])
 
+    def _x_is_input(self) -> bool:
+        """Whether ``x`` here is the layer's whole input: the first parameter of a function that also takes
+        conv_param or pool_param, or unpacked from ``cache`` (a helper's own x may be a window)."""
+        params = [a.arg for a in self.node.args.args]
+        if params[:1] == ["x"] and ({"conv_param", "pool_param"} & set(params)):
+            return True
+        return any(isinstance(a.value, ast.Name) and a.value.id == "cache" and isinstance(a.targets[0], (ast.Tuple,
+                   ast.List)) and any(isinstance(e, ast.Name) and e.id == "x" for e in a.targets[0].elts)
+                   for a in ast.walk(self.node) if isinstance(a, ast.Assign))
+
+    def _one_width(self, node: ast.AST) -> bool:
+        """A pad width that is one number (``p``, ``1``), not a width per axis (a tuple, or a name bound to one)."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, int)
+        b = self.bindings.get(node.id) if isinstance(node, ast.Name) else None
+        number = lambda v: isinstance(v, (ast.Subscript, ast.BinOp)) or (  # noqa: E731 - conv_param['pad'], p + 1
+            isinstance(v, ast.Constant) and isinstance(v.value, int))
+        return bool(b and b.assigned and not b.other and not b.loops and all(number(a.value) for a in b.assigned))
+
     def _whole_x(self, node: ast.AST) -> bool:
+        if not self._x_is_input():
+            return False
         if isinstance(node, ast.Name):
             return node.id == "x"
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "x":
@@ -374,10 +395,11 @@ class Function:
     def _axes(self, node: ast.AST) -> int:
         """How many axes ``node`` has where the code says so: the function's first argument (x, 4) less one
         per integer index (``x[n]``: 3; ``x[n, c]``: 2); 0 where unknown."""
-        first = self.node.args.args[0].arg if self.node.args.args else None
+        if not self._x_is_input():
+            return 0
         if isinstance(node, ast.Name):
-            return 4 if node.id == first and first == "x" else 0
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == first == "x":
+            return 4 if node.id == "x" else 0
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "x":
             elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             if any(isinstance(e, ast.Constant) and e.value is Ellipsis for e in elements):
                 return 0

@@ -372,3 +372,27 @@ def test_a_submission_made_to_defeat_the_tree_walks_is_still_graded(tmp_path):
     assert forward and not all(t.passed for t in forward)
     assert any("IndexError" in t.feedback for t in forward)
     assert not any("internal error" in note for note in report.notes), report.notes
+
+
+def test_a_helper_s_own_x_and_a_width_per_axis_are_not_taken_for_the_layer_s(tmp_path):
+    code = """
+    import numpy as np
+
+    def pad_channel(x, p):
+        return np.pad(x, p)  # a helper's x: one channel, (H, W); padding every axis is right
+
+    def is_max(x):
+        return x == np.max(x)  # a helper's x: the window
+
+    def conv_forward(x, w, b, conv_param):
+        p = conv_param['pad']
+        widths = ((0, 0), (0, 0), (p, p), (p, p))
+        x_pad = np.pad(x, widths)  # a width per axis, through a name
+        one = np.pad(x, p)  # one width for every axis: wrong
+        return pad_channel(x[0, 0], p), is_max(x_pad)
+    """
+    (tmp_path / "layers.py").write_text(textwrap.dedent(code))
+    parsed = source.read(tmp_path, "layers.py")
+    said = [text for fn in parsed.reached("conv_forward") for text in fn.certain()]
+    assert said == ["line 14: np.pad(x, p) pads every axis of a 4-axis array, the batch and channels too: pad only "
+                    "the height and width, np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))"]
