@@ -64,6 +64,12 @@ def _forbidden(name: str, forbidden: tuple[str, ...]) -> str | None:
     return None
 
 
+def called(call: ast.Call) -> str | None:
+    """The name a call calls: ``np.pad(...)`` -> pad, ``pad(...)`` -> pad (None for ``f()(...)``)."""
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+
+
 def _string(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
@@ -126,8 +132,7 @@ def analyse_source(source: str, filename: str, forbidden: tuple[str, ...]) -> tu
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Call):
-            func = node.func
-            callee = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            callee = called(node)
             if callee in ("__import__", "import_module") and node.args:
                 literal = _string(node.args[0])
                 if literal is None:

@@ -164,17 +164,19 @@ def _unpack_forward(result: CallResult, fn: str, failed: str | None = None) -> t
     return value[0], value[1], None
 
 
-def _facts(method):
-    """A ``LayerChecker`` method that reads the student's syntax tree: where that fails on code made to
-    defeat it (nesting deep enough to exhaust the recursion limit, a tree too large for memory), the
-    answer is "nothing known", never an error in the grader."""
-    @functools.wraps(method)
-    def guarded(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except (RecursionError, MemoryError):
-            return [] if method.__name__ == "certain" else None
-    return guarded
+def _facts(nothing=lambda: None):
+    """For a ``LayerChecker`` method that reads the student's syntax tree: where that fails on code made
+    to defeat it (nesting deep enough to exhaust the recursion limit, a tree too large for memory), the
+    answer is ``nothing()``, nothing known, never an error in the grader."""
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except (RecursionError, MemoryError):
+                return nothing()
+        return guarded
+    return wrap
 
 
 class LayerChecker:
@@ -240,7 +242,7 @@ class LayerChecker:
                 _same(run.cache, documented(run.inputs.args)) for run in own)
         return self._keeps_documented
 
-    @_facts
+    @_facts()
     def source_cache_form(self) -> tuple[type, tuple[str, ...]] | None:
         """Where the forward never returned a cache, but its code pads x and caches the padded x in the
         documented tuple (``x = np.pad(x, ...)``, ``cache = (x, w, b, conv_param)``): that form, built
@@ -249,11 +251,10 @@ class LayerChecker:
         items = self.layer.hints.cache_items
         if fn is None or items is None or self.layer.hints.cache is None or not fn.caches_padded():
             return None
-        names = tuple(items(self.runs[0].inputs.args)) if self.runs else ()
-        if "x_pad" not in names:
+        known = items(self.runs[0].inputs.args) if self.runs else {}
+        if "x_pad" not in known:
             return None
         documented = self.layer.hints.cache(self.runs[0].inputs.args)
-        known = items(self.runs[0].inputs.args)
         form = [next((k for k, v in known.items() if k != "x_pad" and _same(item, v)), None) for item in documented]
         if not form or form[0] != "x" or None in form:
             return None
@@ -312,26 +313,30 @@ class LayerChecker:
             self._source = self._source()
         return self._source
 
+    def _named(self, kind: str) -> str:
+        return self.spec.forward if kind == "forward" else self.spec.backward
+
     def function(self, kind: str) -> Function | None:
-        name = self.spec.forward if kind == "forward" else self.spec.backward
-        return self.source.function(name) if self.source else None
+        return self.source.function(self._named(kind)) if self.source else None
 
-    @_facts
-    def placed_by(self, wrong_only: bool = False) -> str | None:
+    @_facts()
+    def placed_by(self) -> tuple[str, bool] | None:
         """Where the forward writes its output at an index that is suspect (a counter, a formula of a
-        window's start ...): said with a misplaced output instead of the list of usual suspects."""
+        window's start ...), said with a misplaced output instead of the list of usual suspects; and
+        whether one such index is wrong on its own (then it names the bug)."""
         fn = self.function("forward")
-        returned = fn.returned() if fn else []
-        return fn.indices(returned[0], store=True, wrong_only=wrong_only) if returned and returned[0] else None
+        output = fn.output() if fn else None
+        told = fn.stories(output, store=True) if output else []
+        return (fn.describe(output, True, told), any(t.wrong for t, _ in told)) if told else None
 
-    @_facts
+    @_facts()
     def read_by(self) -> str | None:
         """Where the backward reads dout at an index wrong on its own (a window's start, a loop over the
         window's size): said with a wrong gradient no known variant explains."""
         fn = self.function("backward")
-        return fn.indices("dout", store=False, wrong_only=True) if fn else None
+        return fn.indices("dout", store=False, wrong_only=True) if fn else None  # (counters may be right)
 
-    @_facts
+    @_facts()
     def error_lines(self, text: str) -> tuple[str, bool] | None:
         """For an index error raised at a line of the part's file: that line's suspect indices, and
         whether one is wrong on its own (see ``Function.story``)."""
@@ -342,34 +347,33 @@ class LayerChecker:
         for name, node in self.source.functions.items():
             if node.lineno <= line <= (node.end_lineno or node.lineno):
                 fn = self.source.function(name)
-                returned = fn.returned() if fn else []
-                made = fn.sources_of(returned[0]) if returned and returned[0] else set()
+                output = fn.output() if fn else None
+                made = fn.sources_of(output) if output else set()
                 for sub in (fn.subscripts_on(line) if fn else []):  # the written array first
                     store = isinstance(sub.ctx, ast.Store)
                     if not (store and sub.value.id in made) and not (not store and sub.value.id == "dout"):
                         continue  # only where the output (dx) is written or dout read: x is indexed by starts
-                    told = fn.indices(sub.value.id, store=store, line=line)
+                    told = fn.stories(sub.value.id, store=store, line=line)
                     if told:
-                        return told, fn.indices(sub.value.id, store=store, line=line, wrong_only=True) == told
+                        return fn.describe(sub.value.id, store, told), all(t.wrong for t, _ in told)
         return None
 
-    @_facts
+    @_facts(list)
     def certain(self, kind: str) -> list[str]:
         """The lines of the forward's (backward's) code that are wrong whatever the case (``Function.certain``)."""
         if not self.source:
             return []
-        name = self.spec.forward if kind == "forward" else self.spec.backward
-        told = [text for fn in self.source.reached(name) for text in fn.certain()]
-        own = self.source.function(name)
+        told = [text for fn in self.source.reached(self._named(kind)) for text in fn.certain()]
+        own = self.function(kind)
         overwrites = own.overwrites() if own and kind == "backward" else None
         return list(dict.fromkeys(told + ([overwrites] if overwrites else [])))
 
-    @_facts
+    @_facts()
     def adds_line(self) -> int | None:
         """The line where the backward adds into dx (or what dx is cut from), or None."""
         fn = self.function("backward")
-        returned = fn.returned() if fn else []
-        return fn.adds(fn.sources_of(returned[0])) if returned and returned[0] else None
+        output = fn.output() if fn else None
+        return fn.adds(fn.sources_of(output)) if output else None
 
     def _test(self, kind: str, case_name: str, passed: bool, feedback: str, fraction: float | None = None,
               **details: Any) -> TestResult:
@@ -418,9 +422,10 @@ class LayerChecker:
             return self._test("forward", case.name, True, f"correct (relative error {err:.1e})", rel_error=err)
         diagnosis = self.diagnose_forward(case, inputs, out, run.expected_out)
         if not diagnosis:
-            moved = misplaced(out, run.expected_out, self.placed_by())
+            placed = self.placed_by()
+            moved = misplaced(out, run.expected_out, placed[0] if placed else None)
             # an index wrong on its own names the bug: no split across cases needed
-            diagnosis = ("misplaced-index" if self.placed_by(wrong_only=True) else "misplaced", moved) if moved else None
+            diagnosis = ("misplaced-index" if placed and placed[1] else "misplaced", moved) if moved else None
         feedback = f"wrong values: relative error {err:.2g} (at most {self.tol['forward']:g} passes)"
         if diagnosis:
             feedback += f". {sentence(diagnosis[1])}"

@@ -5,8 +5,8 @@ A misplaced output ("out[0, 0, 0, 0] holds what belongs at out[0, 0, 2, 2]") is 
 indices of the statement that writes it; students compute them in ways that hold only on some
 cases: a formula of the window's start (right only when 2 * pad == HH - 1), counters reset when a
 window overruns the edge, the start itself (which steps by the stride), or loops over the
-window's size.  ``Source.indices`` names such an index with the line that makes it.  And a
-backward that already adds into dx (``+=``) is never told to add: ``Source.adds`` finds the line.
+window's size.  ``Function.stories`` names such an index with the line that makes it.  And a
+backward that already adds into dx (``+=``) is never told to add: ``Function.adds`` finds the line.
 
 The file is parsed here only within the bounds of the static scan's inline parsing
 (``integrity.INLINE_BYTES``); a larger or unparsable file, a link, or a function defined
@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.checks.integrity import INLINE_BYTES
+from grader.checks.integrity import INLINE_BYTES, called
 
 # the keys and shape positions that hold a window's size (pool_param's, the kernel's HH and WW), and
 # the names students give them (lowercased), however they are computed
@@ -80,6 +80,19 @@ class _Bindings:
     assigned: list[ast.Assign] = field(default_factory=list)  # name = value (alone, not unpacked)
     counted: list[ast.AugAssign] = field(default_factory=list)  # name += / -= ...
     other: int = 0  # unpacked, with, comprehension, argument ...
+
+
+@dataclass(frozen=True)
+class Story:
+    """What makes an index suspect: ``text`` (with its line); ``wrong``, whether it is wrong on its own
+    (a start that steps by the stride, a loop over the window's size, a formula of a start other than
+    start // stride) rather than only suspect (a counter, a formula); the window's ``start`` a formula
+    is computed from; whether it is a ``window_loop``."""
+
+    text: str
+    wrong: bool
+    start: str | None = None
+    window_loop: bool = False
 
 
 class Function:
@@ -151,54 +164,61 @@ class Function:
                  and s.lineno == line]
         return sorted(found, key=lambda s: not isinstance(s.ctx, ast.Store))
 
-    def story(self, name: str, line: int | None = None) -> tuple[str, bool] | None:
-        """What makes index ``name`` (read at ``line``) suspect, with its line, and whether it is wrong on
-        its own (a start that steps by the stride, a loop over the window's size, a formula of a start
-        other than start // stride) rather than only suspect (a counter, a formula); None where it is a
-        plain loop index."""
+    def _range(self, name: str) -> tuple[ast.For, ast.Call] | None:
+        """The loop that alone binds ``name``, and its ``range(...)``; None where it is bound otherwise."""
+        b = self.bindings.get(name)
+        if not b or not b.loops or b.assigned or b.counted or b.other:
+            return None
+        loop = b.loops[0]
+        call = loop.iter
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range" and call.args:
+            return loop, call
+        return None
+
+    def story(self, name: str, line: int | None = None) -> Story | None:
+        """What makes index ``name`` (read at ``line``) suspect, with its line; None where it is a plain
+        loop index."""
         b = self.bindings.get(name)
         if b is None or b.other:
             return None
         if b.counted:
             resets = [a.lineno for a in b.assigned]
-            return (f"{name} is a counter ({name} += ... at {_lines([a.lineno for a in b.counted])}"
-                    + (f", set at {_lines(resets)}" if resets else "") + ")"), False
-        if b.loops and not b.assigned:
-            loop = b.loops[0]
-            call = loop.iter
-            if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"):
+            return Story(f"{name} is a counter ({name} += ... at {_lines([a.lineno for a in b.counted])}"
+                         + (f", set at {_lines(resets)}" if resets else "") + ")", wrong=False)
+        ranged = self._range(name)
+        if b.loops:
+            if ranged is None:
                 return None
+            loop, call = ranged
             if len(call.args) == 3 and not (isinstance(call.args[2], ast.Constant) and call.args[2].value == 1):
-                return (f"{name} steps by the stride (line {loop.lineno}: for {name} in {_short(call)}) and places "
-                        f"the output by itself: output positions go one by one, and the window of output position "
-                        f"k starts at k * stride (a window starting at {name} is output {name} // stride)"), True
+                return Story(f"{name} steps by the stride (line {loop.lineno}: for {name} in {_short(call)}) and places "
+                             f"the output by itself: output positions go one by one, and the window of output position "
+                             f"k starts at k * stride (a window starting at {name} is output {name} // stride)", True)
             bound = call.args[-1] if len(call.args) == 1 else None
-            if isinstance(bound, ast.Name) and (bound.id in self.window_names or bound.id.lower() in _WINDOW_NAMES):
-                return (f"{name} runs over {_short(call)} (line {loop.lineno}), the window's size, not over the "
-                        "output positions"), True
+            if isinstance(bound, ast.Name) and self._is_window(bound.id):
+                return Story(f"{name} runs over {_short(call)} (line {loop.lineno}), the window's size, not over the "
+                             "output positions", True, window_loop=True)
             return None
         before = [a for a in b.assigned if line is None or a.lineno < line]
-        if before and not b.loops and not isinstance(before[-1].value, ast.Constant):
+        if before and not isinstance(before[-1].value, ast.Constant):
             assign = before[-1]  # the assignment the index reads (a size's name may be reused as an index)
             starts = [n for n in _names(assign.value) if self._stepped(n)]
             if starts and _divided(assign.value, starts[0]):
                 return None  # start // stride: right
-            return (f"{name} = {_short(assign.value)} (line {assign.lineno})"
-                    + (f", computed from the window's start {starts[0]}" if starts else "")), bool(starts)
+            return Story(f"{name} = {_short(assign.value)} (line {assign.lineno})"
+                         + (f", computed from the window's start {starts[0]}" if starts else ""), bool(starts),
+                         start=starts[0] if starts else None)
         return None
 
     def _stepped(self, name: str) -> bool:
-        b = self.bindings.get(name)
-        if not b or not b.loops or b.assigned or b.counted:
-            return False
-        call = b.loops[0].iter
-        return (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "range"
-                and len(call.args) == 3)
+        """Whether ``name`` is a loop's variable over ``range(start, stop, step)``: a window's start."""
+        ranged = self._range(name)
+        return ranged is not None and len(ranged[1].args) == 3
 
-    def indices(self, array: str, store: bool, line: int | None = None, wrong_only: bool = False) -> str | None:
-        """Where ``array``'s writes (reads) on ``line`` (anywhere) are indexed by a suspect name (with
-        ``wrong_only``, one wrong on its own): that name's story, with the statement's line."""
-        told, lines = [], []
+    def stories(self, array: str, store: bool, line: int | None = None) -> list[tuple[Story, int]]:
+        """Each suspect name that ``array``'s writes (reads) on ``line`` (anywhere) are indexed by: its
+        story, with the line of the statement."""
+        told: list[tuple[Story, int]] = []
         for sub in self.subscripts(array, store, line):
             elements = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
             for element in elements:
@@ -206,18 +226,33 @@ class Function:
                     element = element.lower  # out[:, :, i:i + 1, ...]: placed at i
                 if isinstance(element, ast.Name):
                     story = self.story(element.id, sub.lineno)
-                    if story and story[0] not in told and (story[1] or not wrong_only):
-                        told.append(story[0])
-                        lines.append(sub.lineno)
+                    if story and story not in (t for t, _ in told):
+                        told.append((story, sub.lineno))
+        return told
+
+    @staticmethod
+    def describe(array: str, store: bool, told: list[tuple[Story, int]]) -> str | None:
+        """``stories`` said as one sentence (None for none)."""
         if not told:
             return None
         verb = "written" if store else "read"
-        starts = [t.rsplit(" ", 1)[1] for t in told if "computed from the window's start" in t]
+        starts = [t.start for t, _ in told if t.start]
         where = ("; a window starting at " + " and ".join(starts) + " is at output position " + ", ".join(
             f"{s} // stride" for s in starts) if starts else "")
         where += ("; the output positions are range(H') for the rows, range(W') for the columns"
-                  if any("window's size" in t for t in told) else "")
-        return f"{array} is {verb} at {_lines(lines)} at an index where " + "; and ".join(told) + where
+                  if any(t.window_loop for t, _ in told) else "")
+        return (f"{array} is {verb} at {_lines([n for _, n in told])} at an index where "
+                + "; and ".join(t.text for t, _ in told) + where)
+
+    def indices(self, array: str, store: bool, line: int | None = None, wrong_only: bool = False) -> str | None:
+        """``describe`` of ``stories`` (with ``wrong_only``, only the names wrong on their own)."""
+        return self.describe(array, store, [(t, n) for t, n in self.stories(array, store, line)
+                                            if t.wrong or not wrong_only])
+
+    def output(self) -> str | None:
+        """The name of the array the function returns first (``return out, cache`` -> out), or None."""
+        returned = self.returned()
+        return returned[0] if returned and returned[0] else None
 
     # -- adding
 
@@ -269,7 +304,7 @@ class Function:
                     say(f"line {sub.lineno}: {', '.join(names)} = {_short(sub.value)} gives two sizes one name, "
                         f"{twice[0]}: the second overwrites the first, so both are taken as equal (right only for "
                         "square kernels or windows)")
-            elif isinstance(sub, ast.Call) and _callee(sub) in ("zeros", "empty", "ones") and sub.args and \
+            elif isinstance(sub, ast.Call) and called(sub) in ("zeros", "empty", "ones") and sub.args and \
                     id(sub) not in guarded:
                 shape = sub.args[0]
                 sides = shape.elts if isinstance(shape, (ast.Tuple, ast.List)) else []
@@ -282,13 +317,13 @@ class Function:
                 for what in square:
                     say(f"line {sub.lineno}: {_short(sub)} allocates {what}, one side for both the height and the "
                         "width: right only for square outputs (H' x W')")
-            elif isinstance(sub, ast.Call) and _callee(sub) == "pad" and len(sub.args) >= 2 and self._axes(
+            elif isinstance(sub, ast.Call) and called(sub) == "pad" and len(sub.args) >= 2 and self._axes(
                     sub.args[0]) > 2 and self._one_width(sub.args[1]):
                 axes = self._axes(sub.args[0])
                 say(f"line {sub.lineno}: {_short(sub)} pads every axis of a {axes}-axis array, the "
                     f"{'batch and channels' if axes == 4 else 'channels'} too: pad only the height and width, "
                     "np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))")
-            elif isinstance(sub, ast.Call) and _callee(sub) == "reshape" and _fixed_square(sub):
+            elif isinstance(sub, ast.Call) and called(sub) == "reshape" and _fixed_square(sub):
                 say(f"line {sub.lineno}: {_short(sub)} fixes a {_fixed_square(sub)} x {_fixed_square(sub)} shape: "
                     "right only for that kernel (or window) size; take the sizes from w.shape (HH, WW) or pool_param")
             elif isinstance(sub, ast.Compare) and len(sub.comparators) == 1 and self._whole_x_against_max(sub):
@@ -316,13 +351,11 @@ class Function:
         """For a backward that never adds into dx: the first line that assigns (=) into a window of dx (or
         of what dx is cut from) inside a loop, a slice or a computed position: where windows overlap, a
         later window's share overwrites an earlier one's; None where there is no such line."""
-        returned = self.returned()
-        if not returned or not returned[0]:
+        output = self.output()
+        if output is None or self.adds(self.sources_of(output)) is not None:
             return None
-        if self.adds(self.sources_of(returned[0])) is not None:
-            return None
-        b = self.bindings.get(returned[0])
-        arrays = {returned[0]} | {_base(a.value) for a in (b.assigned if b else [])
+        b = self.bindings.get(output)
+        arrays = {output} | {_base(a.value) for a in (b.assigned if b else [])
                                   if isinstance(a.value, ast.Subscript)}  # dx = dx_pad[..., p:-p, p:-p]
         loops = [sub for sub in ast.walk(self.node) if isinstance(sub, (ast.For, ast.While))]
         inside = {id(n) for loop in loops for statement in loop.body for n in ast.walk(statement)}
@@ -345,7 +378,7 @@ class Function:
         """``x[n, c] == window_max``, ``np.abs(x - np.max(window)) < eps``: all of x, or a whole image or
         channel of it (no slice with a bound), held against a maximum."""
         sides = [node.left, node.comparators[0]]
-        if isinstance(sides[0], ast.Call) and _callee(sides[0]) in ("abs", "absolute") and sides[0].args and \
+        if isinstance(sides[0], ast.Call) and called(sides[0]) in ("abs", "absolute") and sides[0].args and \
                 isinstance(sides[0].args[0], ast.BinOp) and isinstance(sides[0].args[0].op, ast.Sub):
             sides = [sides[0].args[0].left, sides[0].args[0].right]  # |x - m| < eps: x against m
         whole = [side for side in sides if self._whole_x(side)]
@@ -385,7 +418,7 @@ class Function:
         """A max of something (``np.max(window)``, ``window.max()``), or a name assigned only from one
         (``m = n; n = m`` is neither: ``seen`` stops the cycle)."""
         if isinstance(node, ast.Call):
-            return _callee(node) in ("max", "amax")
+            return called(node) in ("max", "amax")
         if not isinstance(node, ast.Name) or node.id in seen or len(seen) > 16:
             return False
         b = self.bindings.get(node.id)
@@ -441,7 +474,7 @@ class Function:
             return False
         b = self.bindings.get(returned.elts[0].id)
         return bool(b and b.assigned and not b.loops and not b.counted and all(
-            isinstance(a.value, ast.Call) and _callee(a.value) == "pad" for a in b.assigned))
+            isinstance(a.value, ast.Call) and called(a.value) == "pad" for a in b.assigned))
 
     def sources_of(self, name: str) -> set[str]:
         """``name`` and the arrays it is cut from or built of (``dx = dx_pad[:, :, p:-p, p:-p]``)."""
@@ -457,11 +490,6 @@ def _fixed_square(call: ast.Call) -> int:
     sizes = call.args[0].elts if len(call.args) == 1 and isinstance(call.args[0], (ast.Tuple, ast.List)) else call.args
     last = [e.value for e in sizes[-2:] if isinstance(e, ast.Constant) and isinstance(e.value, int)]
     return last[0] if len(sizes) >= 3 and len(last) == 2 and last[0] == last[1] >= 2 else 0
-
-
-def _callee(call: ast.Call) -> str | None:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
 
 
 def _base(node: ast.AST) -> str | None:
