@@ -16,7 +16,9 @@ per submission in a batch beside the student's own training.
    `python -c "import numpy, torch"`, interleaved, --cold-checks times each after one discarded.
 3. Transfer: a class of --transfer-count copies of the example graded on its transfer part alone
    (2 workers): batch wall seconds per submission against the student's own training time (the
-   report's speed tests: both modes' training).
+   report's speed tests: both modes' training); and beside it each submission's own grading in its
+   worker (its report's execution time), which leaves out the class's one-off costs (the reference
+   trained once, the workers' start) that a class of four shares between only four.
 
 --before DIR runs every measurement a second time, interleaved with this checkout's, with the
 grader in DIR (a copy of the code before a change: its processes start in DIR, so that `import
@@ -187,10 +189,14 @@ def slope(runs: dict, way: str, small: int, large: int) -> dict:
 def transfer_batch(klass: Path, out: Path, code: Path) -> dict:
     """One transfer batch: seconds per submission against the student's own training (median)."""
     wall, cpu, _ = measured(klass, out, "transfer", True, code)
-    own = [training_seconds(p / "report.json") for p in sorted(out.iterdir()) if (p / "report.json").is_file()]
+    reports = [p / "report.json" for p in sorted(out.iterdir()) if (p / "report.json").is_file()]
+    own = [training_seconds(report) for report in reports]
+    # each submission's own grading in its worker (the report's execution time): the class's one-off
+    # costs (its reference, the workers' start) left out, the other worker's contention in
+    grading = [json.loads(report.read_text())["execution_time"] for report in reports]
     count = len(list(klass.iterdir()))
     return {"wall_s": wall, "cpu_s": cpu, "per_submission_s": wall / count, "student_training_s": own,
-            "ratio": wall / count / median(own)}
+            "ratio": wall / count / median(own), "grading_s": grading, "grading_ratio": median(grading) / median(own)}
 
 
 def main() -> None:
@@ -283,11 +289,14 @@ def main() -> None:
             transfer = {name: {"ratio": median([b["ratio"] for b in runs_]),
                                "per_submission_s": median([b["per_submission_s"] for b in runs_]),
                                "student_training_s": median([median(b["student_training_s"]) for b in runs_]),
+                               "grading_s": median([median(b["grading_s"]) for b in runs_]),
+                               "grading_ratio": median([b["grading_ratio"] for b in runs_]),
                                "batches": runs_} for name, runs_ in batches.items()}
             for name, t in transfer.items():
                 print(f"\nTransfer part in a batch of {args.transfer_count} (2 workers, {name}): "
-                      f"{t['per_submission_s']:.2f} s per submission; the student's own training (both modes) "
-                      f"{t['student_training_s']:.2f} s: {t['ratio']:.3f}x")
+                      f"{t['per_submission_s']:.2f} s per submission (the class's wall / {args.transfer_count}); "
+                      f"the student's own training (both modes) {t['student_training_s']:.2f} s: {t['ratio']:.3f}x; "
+                      f"one submission's grading in its worker {t['grading_s']:.2f} s: {t['grading_ratio']:.3f}x")
             after = transfer["after"]
             was = f"; before: {transfer['before']['ratio']:.3f}x" if before else ""
             targets.append(target("transfer part in a batch: seconds per submission vs the student's own training",

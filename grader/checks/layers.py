@@ -19,6 +19,7 @@ The reference runs here, in the parent; student code only in the session.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 from dataclasses import dataclass, field, replace
 from itertools import combinations
@@ -36,7 +37,7 @@ from grader.seeding import rng
 from .cases import ConvCase, Inputs, PoolCase, upstream
 from .compare import check_array, heatmap, rel_error, shape_hint
 from .hints import FEATURES, OVERLAP_ADDS
-from .numeric import directional
+from .numeric import directional, probe_points
 from .source import Function, Source
 from .truth import ReferenceTruth
 
@@ -202,20 +203,20 @@ class LayerChecker:
     def inputs(self, case) -> Inputs:
         return self.truth.inputs(self.layer, case, self.seed, self.spec)
 
-    def call_forward(self, args: tuple) -> CallResult:
-        return self._call(self.spec.forward, args)
+    def call_forward(self, args: tuple, made: CallResult | None = None) -> CallResult:
+        return self._call(self.spec.forward, args, made)
 
-    def call_backward(self, dout: np.ndarray, cache: Any) -> CallResult:
-        return self._call(self.spec.backward, (dout, cache))
+    def call_backward(self, dout: np.ndarray, cache: Any, made: CallResult | None = None) -> CallResult:
+        return self._call(self.spec.backward, (dout, cache), made)
 
-    def _call(self, function: str, args: tuple) -> CallResult:
-        """One call into the session.  A function that hung, exited or blew its
-        memory once is not called again (its later tests fail with the reason,
-        at no cost in time); the session is restarted for the other function."""
+    def _call(self, function: str, args: tuple, made: CallResult | None = None) -> CallResult:
+        """One call into the session (``made``: its result, from a request that made it with others).
+        A function that hung, exited or blew its memory once is not called again (its later tests fail
+        with the reason, at no cost in time); the session is restarted for the other function."""
         if function in self.blocked:
             return CallResult(ok=False, error=f"it {self.blocked[function]} on an earlier case", kind="dead")
         try:
-            result = self.session.call(self.spec.module, function, args)
+            result = made if made is not None else self.session.call(self.spec.module, function, args)
             self.notes += [n for n in result.notes if "stand-in" in n and n not in self.notes]
         except (ValueError, TypeError) as exc:  # e.g. a cache that lived in a child that has ended
             return CallResult(ok=False, error=str(exc), kind="dead")
@@ -384,12 +385,12 @@ class LayerChecker:
 
     # -- forward
 
-    def run_forward(self, case) -> TestResult:
+    def run_forward(self, case, made: CallResult | None = None) -> TestResult:
         inputs = self.inputs(case)
         expected, expected_cache = self.truth.forward(self.layer, case, inputs.args)
         run = CaseRun(case, inputs, np.asarray(expected), expected_cache)
         self.runs.append(run)
-        result = self.call_forward(inputs.args)
+        result = self.call_forward(inputs.args, made)
         run.forward = result
         why = self.case_error(inputs.args, result)
         out, cache, problem = _unpack_forward(result, self.spec.forward, failure(self.spec.forward, result, why))
@@ -447,7 +448,14 @@ class LayerChecker:
 
     # -- backward
 
-    def run_backward(self, run: CaseRun) -> TestResult:
+    def run_backward(self, run: CaseRun, made: CallResult | None = None) -> TestResult:
+        planned = self.plan_backward(run)
+        return planned if isinstance(planned, TestResult) else self.judge_call(run, planned, made)
+
+    def plan_backward(self, run: CaseRun) -> TestResult | tuple:
+        """Everything before the backward's call on one case: the test itself where no call is made,
+        else (dout, expected, via, keeps, not_run), with ``run.cache`` the cache to give it.  Reads the
+        forwards' results only (no backward's): every case is planned before any backward is called."""
         case = run.case
         dout = self.truth.upstream(self.layer, case, self.seed, run.expected_out.shape)
         run.inputs.dout = dout
@@ -477,7 +485,12 @@ class LayerChecker:
             run.given = f"the cache it is documented to get, {self.layer.hints.cache_text}"
             via = (f" (with the cache {self.spec.forward} is documented to return, "
                    f"{self.layer.hints.cache_text}, since it failed on this case)")
-        result = self.call_backward(dout, run.cache)
+        return dout, expected, via, keeps, not_run
+
+    def judge_call(self, run: CaseRun, planned: tuple, made: CallResult | None = None) -> TestResult:
+        """The backward's call on one case (``made``: its result, made with the other cases'), judged."""
+        dout, expected, via, keeps, not_run = planned
+        result = self.call_backward(dout, run.cache, made)
         if via and not result.ok and (result.kind != "exception" or _CACHE_MISMATCH.search(result.error or "")):
             return self._untested(run, not_run)  # it wants a cache of its own making
         test = self.judge_backward(run, dout, expected, result, via)
@@ -645,6 +658,9 @@ class LayerChecker:
             return self._test("numeric-gradient", case.name, False, f"not run: {failure(self.spec.backward, back)}")
         names = self.layer.gradients
         grads = tuple(back.value) if len(names) > 1 and isinstance(back.value, (tuple, list)) else (back.value,)
+        if len(names) > 1 and len(grads) > len(names):  # (more values than gradients: as the backward test says)
+            return self._test("numeric-gradient", case.name, False,
+                              f"{self.spec.backward} must return ({', '.join(names)}), got {len(grads)} values")
         args = list(run.inputs.args)
         g = rng(self.seed, self.part, case.name, "directions")
         # the reference's forward at the probes too, where it can run there (not in student mode) and
@@ -669,9 +685,12 @@ class LayerChecker:
         unfaithful: dict[str, tuple[float, float]] = {}  # name -> (the forward's derivative, the reference's)
         calls = 0
         misshapen = []
+        shaped = [k for k, name in enumerate(names) if k < len(grads) and isinstance(grads[k], np.ndarray)
+                  and grads[k].shape == np.shape(args[self.layer.wrt[k]])]
+        probed = self.probe(args, [self.layer.wrt[k] for k in shaped], g) if own else {}
         for k, name in enumerate(names):
             i = self.layer.wrt[k]  # the forward argument this gradient belongs to
-            if k >= len(grads) or not isinstance(grads[k], np.ndarray) or grads[k].shape != np.shape(args[i]):
+            if k not in shaped:
                 misshapen.append(name)
                 continue
 
@@ -680,7 +699,10 @@ class LayerChecker:
                 trial = list(args)
                 trial[i] = point
                 calls += 1
-                out, _, problem = _unpack_forward(self.call_forward(tuple(trial)), self.spec.forward)
+                made = probed.pop((i, calls), None)  # made in one request with the others (``probe``)
+                result = made[1] if made is not None and np.array_equal(made[0], point) else \
+                    self.call_forward(tuple(trial))
+                out, _, problem = _unpack_forward(result, self.spec.forward)
                 if problem or not isinstance(out, np.ndarray) or out.shape != dout.shape or out.dtype.kind not in "fiu":
                     return None
                 return out
@@ -764,14 +786,47 @@ class LayerChecker:
         return self._test("numeric-gradient", case.name, False, "; ".join(problems),
                           fraction=(len(names) - failed) / len(names), **detail)
 
+    def probe(self, args: list, wrt: list[int], g: np.random.Generator) -> dict[tuple[int, int], tuple]:
+        """The student's forward at every probe point of a numerical-gradient test, in one request: the
+        points ``directional`` asks for, in its order, for each forward argument in ``wrt`` (drawn from a
+        copy of ``g``, which is left as it was).  {(argument, the probe's number in the test): (point,
+        the call's result)} for the probes the request made (``together``: all, or the first ones); the
+        others are made one by one as ``directional`` asks for them.  Where a probe fails, ``directional``
+        stops there, as it does with probes made one by one; the later probes of that test were made
+        all the same (only code that keeps state between calls could tell)."""
+        if self.spec.forward in self.blocked or not wrt:
+            return {}
+        draws = copy.deepcopy(g)
+        plan = [(i, point) for i in wrt for point in probe_points(np.asarray(args[i], dtype=np.float64), draws)]
+        made = self.together(self.spec.forward, [tuple(point if j == i else a for j, a in enumerate(args))
+                                                 for i, point in plan])
+        return {(i, n): (point, result) for n, ((i, point), result) in enumerate(zip(plan, made), start=1)}
+
+    def together(self, function: str, calls: list[tuple]) -> list[CallResult]:
+        """``function`` on each of ``calls`` in one request (``Session.call_each``): the results of the
+        first calls, in order; the rest are made alone, as each is asked for (``_call``), which tells
+        every failure as it is."""
+        if function in self.blocked or len(calls) < 2:
+            return []
+        try:
+            made = self.session.call_each(self.spec.module, function, calls)
+        except (ValueError, TypeError):  # e.g. a Ref of a child that has ended
+            return []
+        if not self.session.alive:
+            self.session.restart()
+        return made
+
     # -- all of it
 
     def run(self) -> list[TestResult]:
         tests: list[TestResult] = []
         seen: list[tuple[str, CaseRun, int]] = []  # (kind, run, index in tests)
         cases = self.cases()
-        for case in cases:
-            tests.append(self.run_forward(case))
+        # every case's forward in one request, in the order the cases make them (nothing else is asked of
+        # the child between them); where that cannot be, each is made alone, as before
+        made = self.together(self.spec.forward, [self.inputs(case).args for case in cases])
+        for n, case in enumerate(cases):
+            tests.append(self.run_forward(case, made[n] if n < len(made) else None))
             run = self.runs[-1]
             if tests[-1].details.get("passed"):
                 run.symptoms["forward"] = {"fails": False, "raises": False, "wrong": False}
@@ -780,10 +835,13 @@ class LayerChecker:
             else:
                 run.symptoms["forward"] = _call_symptoms(run.forward)
             seen.append(("forward", run, len(tests) - 1))
-        for run in self.runs:
-            if "backward" in run.case.kinds:
-                tests.append(self.run_backward(run))
-                seen.append(("backward", run, len(tests) - 1))
+        # every case's backward planned, then called in one request (in the cases' order, as made alone)
+        planned = [(run, self.plan_backward(run)) for run in self.runs if "backward" in run.case.kinds]
+        calls = [(plan[0], run.cache) for run, plan in planned if not isinstance(plan, TestResult)]
+        made = iter(self.together(self.spec.backward, calls))
+        for run, plan in planned:
+            tests.append(plan if isinstance(plan, TestResult) else self.judge_call(run, plan, next(made, None)))
+            seen.append(("backward", run, len(tests) - 1))
         if any(tests[i].details.get("given_cache") for kind, _, i in seen if kind == "backward"):
             # the backward passed on the documented cache somewhere: it takes that cache, so where it
             # failed on it, that is its own bug (said and scored), not a cache it could not read

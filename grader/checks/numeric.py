@@ -101,6 +101,25 @@ def _contract(out: np.ndarray, dout: np.ndarray) -> float | None:
     return value if np.isfinite(value) else None
 
 
+def _direction(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """The next random unit direction (what ``directional`` and ``probe_points`` both draw)."""
+    v = rng.standard_normal(shape)
+    v /= max(float(np.linalg.norm(v)), TINY)
+    return v
+
+
+def probe_points(point: np.ndarray, rng: np.random.Generator, directions: int = DIRECTIONS,
+                 h: float = H) -> list[np.ndarray]:
+    """The points, in order, at which ``directional(forward, point, ..., rng)`` calls ``forward``
+    when every call succeeds: point + h v, point - h v for each direction v.  Draws from ``rng``
+    as ``directional`` does (give it a copy to leave the original for ``directional``)."""
+    points = []
+    for _ in range(directions):
+        v = _direction(rng, point.shape)
+        points += [point + h * v, point - h * v]
+    return points
+
+
 def directional(
     forward: Callable[[np.ndarray], np.ndarray | None] | None,
     point: np.ndarray,
@@ -122,8 +141,7 @@ def directional(
     wrong; with no ``forward`` (it failed on these inputs) that is the only one."""
     checks = []
     for _ in range(directions):
-        v = rng.standard_normal(point.shape)
-        v /= max(float(np.linalg.norm(v)), TINY)
+        v = _direction(rng, point.shape)
         along = None if right is None else float(np.sum(right * v))
         if forward is None:
             if along is None:

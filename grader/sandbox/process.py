@@ -255,8 +255,11 @@ class ChildProcess:
 
     # --- talking
 
-    def exchange(self, frames: list, deadline: float, max_reply: int, max_output: int) -> Exchange:
-        """Send ``frames`` (buffers; none to only listen) and wait for one reply until ``deadline``."""
+    def exchange(self, frames: list, deadline: float, max_reply: int, max_output: int,
+                 more: bool = False) -> Exchange:
+        """Send ``frames`` (buffers; none to only listen) and wait for one reply until ``deadline``.
+        ``more``: more replies may follow this one (a request of several calls), so bytes after it
+        are the next reply, not garbage."""
         ex = Exchange(None, Capture(max_output), Capture(max_output))
         started = time.monotonic()
         pending = [view for view in (memoryview(b).cast("B") for b in frames) if view.nbytes]
@@ -284,7 +287,7 @@ class ChildProcess:
                         if not pending:
                             selector.modify(self.channel, selectors.EVENT_READ)
                     if mask & selectors.EVENT_READ:
-                        if not self._read_channel(inbox, ex, max_reply):
+                        if not self._read_channel(inbox, ex, max_reply, more):
                             break
                 if ex.body is None and ex.failure is None and self.exited():
                     died_at = died_at or time.monotonic()
@@ -316,7 +319,7 @@ class ChildProcess:
                     sent = 0
         return True
 
-    def _read_channel(self, inbox: Inbox, ex: Exchange, max_reply: int) -> bool:
+    def _read_channel(self, inbox: Inbox, ex: Exchange, max_reply: int, more: bool = False) -> bool:
         """Read what the socket holds of the reply now: the header, then (without waiting for the
         next wake-up: the child sends both at once) as much of the body as has come."""
         while True:
@@ -338,7 +341,7 @@ class ChildProcess:
                 inbox.expect(ex.reply_length)
             if ex.reply_length is not None and inbox.got == len(inbox.buffer):
                 ex.body = memoryview(inbox.buffer)[wire.FRAME_HEADER.size:]
-                if self._pending_bytes():
+                if not more and self._pending_bytes():
                     ex.failure = "garbage"  # more than one reply: something else writes to the socket
                     return False
                 return True

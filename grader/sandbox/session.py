@@ -304,7 +304,7 @@ class Session:
         self.protected = self.hidden + tuple(str(Path(h).resolve()) for h in protected)
         self.trusted = grader_folders() + tuple(str(Path(t).resolve()) for t in trusted)
         self.events: list[Event] = []
-        self._requests: dict[tuple, list] = {}  # framed requests by (module, trusted file, function, repeat)
+        self._requests: dict[tuple, list] = {}  # framed requests by (module, trusted file, function, repeat, each)
         if not set(self.hardening) <= set(HARDENING):
             raise ValueError(f"hardening must be a subset of {HARDENING}, got {hardening!r}")
         self.closed = False
@@ -347,7 +347,83 @@ class Session:
         notes = ["trusted code is loaded in this process and visible to student code"] if self._trusted_loaded else []
         result = self._run({"module": module, "trusted": None}, function, args, kwargs, repeat, timeout_s, notes)
         self._student_ran = True
+        if result.ok or result.kind == "exception":  # (the module imported: the function ran)
+            self._imported.add(module)
         return result
+
+    def call_each(self, module: str, function: str, calls, *, timeout_s: float | None = None) -> list[CallResult]:
+        """Call ``module.function(*args)`` for each ``args`` of ``calls`` (a list of tuples), in order,
+        once each, in one request, and give each call's ``CallResult`` as ``call`` would have (its value,
+        error, traceback, notes, the events its kind says).  The child answers each call as it returns,
+        and each answer is waited for with one call's time limit (``timeout_s``, else
+        ``limits.call_timeout_s``).  What comes back is the results of the first calls, in order: all
+        of them, or fewer, and then make the rest one by one with ``call`` (first ``restart`` where the
+        session is no longer ``alive``):
+        - a call that exited, ran out of memory, timed out or ended the child is the last made (told
+          as alone);
+        - where the calls cannot be told apart, or told as they would be alone, none of the request's
+          results is given: something was printed (whose output it is, is not known), the guard or the
+          parent noticed anything, a reply was out of step (the child is ended: student code wrote on
+          the reply socket), a result could not be sent, or a call took longer than its time limit by
+          the child's clock;
+        - the first call into a module this child has not imported yet is made alone (so that what
+          importing it prints, notes or does is that call's, as with ``call``), then the rest together."""
+        if not isinstance(calls, (list, tuple)) or not calls or not all(isinstance(a, (tuple, list)) for a in calls):
+            raise TypeError("calls must be a non-empty list of argument tuples")
+        module = _module_name(module)
+        made: list[CallResult] = []
+        if module not in self._imported:
+            made.append(self.call(module, function, calls[0], timeout_s=timeout_s))
+            calls = calls[1:]
+            if not calls or made[0].kind in ("exit", "memory") or module not in self._imported or not self.alive:
+                return made
+        return made + self._each(module, function, calls, float(timeout_s or self.limits.call_timeout_s))
+
+    def _each(self, module: str, function: str, calls, each_s: float) -> list[CallResult]:
+        """One request of several calls.  The child answers each call as it returns, and each answer is
+        waited for with one call's time limit, as ``call`` waits for its one.  See ``call_each``."""
+        notes = ["trusted code is loaded in this process and visible to student code"] if self._trusted_loaded else []
+        target = {"module": module, "trusted": None}
+        where, quiet = f"{module}.{function}", Exchange(None, Capture(0), Capture(0))  # (what a call's kind says)
+        made: list[CallResult] = []
+        told = True  # every call so far told as it would be alone: nothing printed, nothing noticed
+        for n in range(len(calls)):
+            result = self._run(target, function, calls, None, 1, each_s, notes, each=True, listen=n > 0)
+            raw, self._last_reply = self._last_reply, None
+            if raw is None:  # no answer: the child ended, or ran out of time, on this call (it is ended now)
+                if told and not (result.stdout or result.stderr or result.events):
+                    made.append(self._told(result, where, quiet))  # as it ends when made alone, after the same calls
+                    return made
+                return []
+            if raw.get("alone") or raw.get("each") != n or (raw["ok"] and type(raw["value"]) is not bytes):
+                # ("alone", or the request's own failure, before any call: importing, no such function)
+                if not (raw.get("alone") or (n == 0 and "each" not in raw)):
+                    # not the answer to this call: what follows cannot be trusted either
+                    self._child.kill()
+                    self.dead_reason = "the sandbox's reply channel was tampered with (did the submission write to it?)"
+                return []
+            try:
+                value = wire.decode(raw["value"], ref=self._make_ref) if raw["ok"] else None
+            except wire.WireError:  # (the child encodes what it sends: not its answer)
+                self._child.kill()
+                self.dead_reason = "the sandbox's reply channel was tampered with (did the submission write to it?)"
+                return []
+            told = told and not (result.stdout or result.stderr or result.events
+                                 or max(result.durations, default=0.0) > each_s)
+            made.append(replace(result, value=value))
+            if result.kind in ("exit", "memory"):  # the child makes no more calls
+                break
+        if self._child._pending_bytes():  # more than the calls' answers: something else writes to the socket
+            self._child.kill()
+            self.dead_reason = "the sandbox's reply channel was tampered with (did the submission write to it?)"
+            return []
+        return [self._told(result, where, quiet) for result in made] if told else []
+
+    def _told(self, result: CallResult, where: str, quiet: Exchange) -> CallResult:
+        """A call of a request of several, used: the events its kind says, as ``call`` tells them."""
+        events = observed_events(result, where, quiet)
+        self.events.extend(e for e in events if e not in self.events)
+        return replace(result, events=tuple(events)) if events else result
 
     def call_trusted(self, path, function: str, args=(), kwargs=None, *, repeat: int = 1,
                      timeout_s: float | None = None) -> CallResult:
@@ -396,6 +472,8 @@ class Session:
         self.dead_reason: str | None = "the sandbox did not start"
         self.warm = False
         self._student_ran = self._trusted_loaded = False
+        self._imported: set[str] = set()  # modules of the submission this child has imported (``call``)
+        self._last_reply: dict | None = None  # the last reply as the child sent it (``_each``)
         self._token = object()  # Refs carry it; a new child gets a new one
         _sweep_once()
         self._scratch = Path(tempfile.mkdtemp(prefix=cleanup.scratch_prefix()))  # 0700, named after its owner
@@ -528,8 +606,12 @@ class Session:
 
     # --- one call
 
-    def _run(self, target: dict, function, args, kwargs, repeat, timeout_s, notes) -> CallResult:
+    def _run(self, target: dict, function, args, kwargs, repeat, timeout_s, notes, each: bool = False,
+             listen: bool = False) -> CallResult:
+        """One call (``each``: the first of a request of several, ``args`` a list of argument tuples;
+        ``listen``: the next of that request's replies, nothing sent)."""
         self._check_open()
+        self._last_reply = None
         if not (isinstance(function, str) and NAME.match(function)):
             raise ValueError(f"function must be a Python name, got {function!r}")
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
@@ -539,7 +621,8 @@ class Session:
         if not isinstance(args, (tuple, list)):
             raise TypeError(f"args must be a tuple or list, not {type(args).__name__}")
         try:
-            payload = wire.encode_parts((tuple(args), dict(kwargs or {})), fallback=self._send_ref)
+            payload = None if listen else wire.encode_parts(
+                [(tuple(a), {}) for a in args] if each else (tuple(args), dict(kwargs or {})), fallback=self._send_ref)
         except wire.WireError as exc:
             raise TypeError(f"arguments must be plain data (numpy arrays, numbers, str, None, lists, tuples, "
                             f"dicts) or Refs from this session: {exc}") from None
@@ -547,15 +630,17 @@ class Session:
             return CallResult(False, error=f"not run: {self.dead_reason}", kind="dead", notes=tuple(notes))
         timeout = float(timeout_s or self.limits.call_timeout_s)
         budget_bound = self._budget_s < timeout
-        key = (target["module"], target["trusted"], function, repeat)
+        key = (target["module"], target["trusted"], function, repeat, each)
         request = self._requests.get(key)
         if request is None:  # (the same few requests, again and again: encoded once)
-            request = wire.frame(wire.encode_parts(dict(target, function=function, repeat=repeat)))
+            request = wire.frame(wire.encode_parts(dict(target, function=function, repeat=repeat,
+                                                        **({"each": True} if each else {}))))
             self._requests[key] = request
         deadline = time.monotonic() + min(timeout, self._budget_s)
         try:  # the request, then its arguments: the child decodes those afresh for every repeat
-            ex = self._child.exchange(request + wire.frame(payload), deadline,
-                                      self.limits.max_result_bytes + REPLY_SLACK_BYTES, self.limits.max_output_bytes)
+            ex = self._child.exchange([] if listen else request + wire.frame(payload), deadline,
+                                      self.limits.max_result_bytes + REPLY_SLACK_BYTES, self.limits.max_output_bytes,
+                                      more=each)
         except BaseException:  # KeyboardInterrupt in the parent: the child's reply would go to the next call
             self._child.kill()
             self.dead_reason = "the parent was interrupted during a call"
@@ -563,6 +648,7 @@ class Session:
         self._budget_s -= ex.wall_s
         reply = self._decode(ex) if ex.body is not None else None
         where = f"{target['module'] or 'trusted code'}.{function}"
+        self._last_reply = reply if ex.failure is None and _valid_reply(reply) else None
         if ex.failure is None and _valid_reply(reply):
             result = CallResult(
                 ok=reply["ok"], value=reply["value"] if reply["ok"] else None, error=reply["error"],
@@ -578,7 +664,8 @@ class Session:
         reported = guard_events(*self._child.events.take())  # whatever became of the call: they were written
         if self._child.reaped and self._child.proc.returncode == GUARD_LOST_STATUS:
             reported.append(Event("tamper", f"{where}: the guard's channel to the grader was closed or replaced"))
-        events = _dedupe(reported + observed_events(result, where, ex) + self._leftovers(where))
+        # (a call of a request of several: what its kind and output say is told by ``_each``, where it is used)
+        events = _dedupe(reported + ([] if each else observed_events(result, where, ex)) + self._leftovers(where))
         self.events.extend(e for e in events if e not in self.events)
         return replace(result, events=tuple(events)) if events else result
 
@@ -669,6 +756,8 @@ def observed_events(result: CallResult, where: str, ex: Exchange) -> list[Event]
         events.append(Event(result.kind, f"{where}: {error}"))
     elif result.kind == "exception" and error.startswith("raised KeyboardInterrupt"):
         events.append(Event("interrupt", f"{where}: {error}"))
+    elif result.kind == "channel":  # a reply the child did not send as its answer (student code wrote it)
+        events.append(Event("tamper", f"{where}: {error}"))
     for name, cap in (("stdout", ex.stdout), ("stderr", ex.stderr)):
         if cap.dropped:
             events.append(Event("output", f"{where} flooded its output: {name} was {cap.dropped + len(cap.kept)} "

@@ -41,6 +41,12 @@ from pathlib import Path
 TEMPLATE_SCRIPT = Path(__file__).with_name("child") / "template.py"
 SIGN = "grader-sandbox-template"  # on its command line (so on every clone's): a sandbox process, for ``ps``
 REPLY_TIMEOUT_S = 10.0
+# What a template imports besides a preload, once for all its children, where each child would
+# otherwise import it on first use: the first optimizer a process makes imports torch._dynamo (torch 2.x
+# wraps Optimizer's methods with torch._disable_dynamo), about a second in every transfer child's
+# make_optimizer.  (A cold child, and the class's reference child, import it as before, when used: a
+# template pays it once per batch worker, and each submission after that saves it.)
+TEMPLATE_ALSO = {("numpy", "torch", "torch.optim"): ("torch._dynamo",)}
 _shared: dict[tuple, Template] = {}
 _shared_lock = threading.Lock()
 _enabled = False
@@ -171,7 +177,8 @@ class Template:
         self._lock = threading.Lock()
         _every.add(self)
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        settings = {"fd": theirs.fileno(), "library_paths": library_paths(self.preload), "preload": list(self.preload)}
+        settings = {"fd": theirs.fileno(), "library_paths": library_paths(self.preload),
+                    "preload": list(self.preload) + [m for m in TEMPLATE_ALSO.get(self.preload, ()) if m not in self.preload]}
         env = dict(child_env(Path("/nonexistent"), threads), HOME="/nonexistent", TMPDIR="/tmp")
         started = time.monotonic()
         try:

@@ -235,6 +235,25 @@ class FakeSession:
         assert function == self.spec.backward
         return self._backward(*args)
 
+    def call_each(self, module: str, function: str, calls, timeout_s: float | None = None) -> list[CallResult]:
+        """As ``Session.call_each``: the first calls' results as ``call`` gives them (the rest are then
+        made one by one by the caller); hypothesis draws whether the request is given up at once."""
+        if self.data is not None and self.data.draw(st.booleans(), label="made one by one"):
+            return []
+        logs = (self.forward_log, self.backward_log, self.approx_log)
+        lengths = [len(log) for log in logs]
+        made = []
+        for args in calls:
+            try:
+                made.append(self.call(module, function, args))
+            except (ValueError, TypeError):  # (the real one raises before any call is made: none was)
+                for log, length in zip(logs, lengths):
+                    del log[length:]
+                raise
+            if made[-1].kind in ("timeout", "exit", "crash", "memory", "cpu", "channel", "dead") or not self._alive:
+                break  # the last call the child makes
+        return made
+
     def _mode(self, modes, label):
         if self.data is None:
             return "correct"

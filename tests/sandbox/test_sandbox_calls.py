@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -247,3 +249,93 @@ def test_a_forked_copy_of_a_session_neither_uses_nor_ends_the_child(session):
     assert s.alive and scratch.is_dir()
     r = s.call("conv", "scale", (np.ones(2),))
     assert r.ok and r.value[0].tolist() == [2.0, 2.0]
+
+
+EACH = """
+    import os
+    import numpy as np
+
+    seen = []
+
+    def record(x):
+        seen.append(float(x.sum()))
+        if x.sum() == 2:
+            raise ValueError("two is not allowed")
+        if x.sum() == 9:
+            os._exit(3)
+        return x * 10, len(seen)
+
+    def count():
+        return list(seen)
+
+    def bump(x):
+        x += 1
+        return x.sum()
+"""
+
+
+def test_call_each_makes_every_call_in_order_in_one_request(session):
+    s = session({"each.py": EACH})
+    results = s.call_each("each", "record", [(np.array([0.5]),), (np.array([1.0]),), (np.array([3.0]),)])
+    assert [r.ok for r in results] == [True, True, True] and all(r.error is None for r in results)
+    assert [r.value[1] for r in results] == [1, 2, 3]  # one call each, in order
+    np.testing.assert_array_equal(np.concatenate([r.value[0] for r in results]), [5.0, 10.0, 30.0])
+    assert all(len(r.durations) == 1 for r in results)
+    assert s.call("each", "count").value == [0.5, 1.0, 3.0]
+
+
+def test_call_each_tells_an_exception_as_one_call_would_and_goes_on(session):
+    s = session({"each.py": EACH})
+    results = s.call_each("each", "record", [(np.array([1.0]),), (np.array([2.0]),), (np.array([4.0]),)])
+    alone = s.call("each", "record", (np.array([2.0]),))
+    assert [r.ok for r in results] == [True, False, True]
+    failed = results[1]
+    assert failed.value is None and failed.kind == alone.kind == "exception"
+    assert failed.error == alone.error and "two is not allowed" in failed.error and "each.py" in failed.error
+    assert failed.traceback == alone.traceback
+    assert s.call("each", "count").value == [1.0, 2.0, 4.0, 2.0]
+
+
+def test_call_each_where_a_call_ends_the_child_gives_what_came_before_and_that_call(session):
+    s = session({"each.py": EACH})
+    s.call("each", "count")  # (imported: every call below goes in the one request)
+    results = s.call_each("each", "record", [(np.array([1.0]),), (np.array([9.0]),), (np.array([1.0]),)])
+    assert not s.alive  # (the caller restarts, then makes the rest alone)
+    s.restart()
+    alone = s.call("each", "record", (np.array([9.0]),))
+    assert [r.ok for r in results] == [True, False]  # as made alone: the first, then the one that ends the child
+    assert results[1].kind == alone.kind == "exit" and results[1].error == alone.error
+    assert [e.code for e in results[1].events] == [e.code for e in alone.events] == ["exit"]
+
+
+def test_call_each_makes_the_first_call_into_a_module_alone(session):
+    s = session({"each.py": "print('importing')\n" + textwrap.dedent(EACH)})
+    results = s.call_each("each", "record", [(np.array([1.0]),), (np.array([3.0]),)])
+    assert [r.ok for r in results] == [True, True]
+    assert results[0].stdout == "importing\n" and results[1].stdout == ""  # as two calls would tell it
+
+
+def test_call_each_stops_after_a_call_that_exits_or_runs_out_of_memory(session):
+    s = session({"each.py": EACH + "\n    def leave(x):\n        raise SystemExit(2)\n"})
+    s.call("each", "count")
+    results = s.call_each("each", "leave", [(np.zeros(1),), (np.zeros(1),)])
+    assert len(results) == 1 and results[0].kind == "exit"
+    assert any(e.code == "exit" for e in results[0].events)
+
+
+def test_call_each_gives_nothing_where_output_or_a_changed_input_cannot_be_told_apart(session):
+    s = session({"each.py": EACH + "\n    def loud(x):\n        print('hello')\n        return x\n"})
+    s.call("each", "count")
+    assert s.call_each("each", "loud", [(np.zeros(1),), (np.zeros(1),)]) == []
+    assert s.call_each("each", "bump", [(np.zeros(2),), (np.zeros(2),)]) == []  # the guard said so
+    x = np.zeros(2)
+    alone = s.call("each", "bump", (x,))
+    assert alone.value == 2.0 and any(e.code == "mutated-input" for e in alone.events)
+    np.testing.assert_array_equal(x, np.zeros(2))
+
+
+def test_call_each_refuses_what_is_not_a_list_of_calls(session):
+    s = session({"each.py": EACH})
+    for bad in ([], (np.zeros(1),), [np.zeros(1)], None):
+        with pytest.raises(TypeError):
+            s.call_each("each", "record", bad)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import operator
 import os
 import socket
 import sys
@@ -25,6 +26,7 @@ import _grader_child_failures as failures  # a sibling, loaded by main.py
 _perf_counter = time.perf_counter  # bound now: a student patching time.perf_counter changes nothing here
 MAX_NOTES = 20
 MAX_STAND_INS = 16  # missing libraries given a stand-in per import
+RECV_AHEAD_BYTES = 1 << 16  # a read from the parent takes up to this much at once
 JOINED_REPLY_BYTES = 1 << 18  # a reply up to this size is copied into one buffer and sent in one write
 # The first MemoryError reserve (``Child.reserve``), made as this file loads: a warm template's children
 # share its zeroed pages (never written) instead of each zeroing a megabyte of its own.
@@ -180,6 +182,29 @@ def _stand_in_code() -> tuple:
                  if callable(vars(kind)[name])) + (("_used", _ForbiddenName._used.__code__),)
 
 
+def _stand_in_snapshot() -> tuple:
+    """What ``_stand_ins_untouched`` compares against: each stand-in class's namespace (its keys and
+    values, by identity) and the code of each of its functions, as loaded."""
+    spaces = tuple((kind, tuple(vars(kind)), tuple(vars(kind).values()))
+                   for kind in (_Forbidden, _ForbiddenName, _ForbiddenFinder))
+    functions = [v for _, _, values in spaces for v in values if type(v) is types.FunctionType]
+    functions.append(_ForbiddenName._used)
+    return spaces, tuple((f, f.__code__) for f in functions)
+
+
+def _stand_ins_untouched(snapshot) -> bool:
+    """True when nothing of the stand-ins changed since ``snapshot`` (the same names bound to the same
+    objects, every function with its code): then ``_stand_in_code()`` is what it was, and is not
+    worked out again (a few microseconds instead of tens, every call).  False says only "look again"."""
+    spaces, codes = snapshot
+    is_ = operator.is_
+    for kind, keys, values in spaces:
+        space = vars(kind)
+        if len(space) != len(keys) or not all(map(is_, space, keys)) or not all(map(is_, space.values(), values)):
+            return False
+    return all(f.__code__ is code for f, code in codes)
+
+
 def stand_in_forbidden(forbidden) -> None:
     """Serve each forbidden library as a stand-in (``_Forbidden``), from before any student code runs."""
     if forbidden and not any(isinstance(f, _ForbiddenFinder) for f in sys.meta_path):
@@ -201,7 +226,10 @@ class Child:
         self.watch = watch  # a Watch, or None (no guard: nothing to report)
         self.reserve = _take_reserve()  # given back on MemoryError, so that reporting it has room
         self.stand_ins = (_Forbidden, _stand_in_code())  # as loaded, before any student code
+        self._stand_in_snapshot = _stand_in_snapshot()
         self._loaded: tuple[set, set] | None = None  # (sys.modules' names, loaded_modules()) when last asked
+        self._inbox = bytearray()  # bytes read from the parent and not yet taken
+        self._ahead = bytearray(RECV_AHEAD_BYTES)
 
     # --- requests and replies
 
@@ -213,9 +241,24 @@ class Child:
         return self._recv_exactly(length)
 
     def _recv_exactly(self, n: int):
+        """The next ``n`` bytes from the parent.  What one read brings beyond them is kept for the next
+        (the parent sends a request and its arguments in one write: one read, not four, takes both)."""
+        inbox = self._inbox
+        if len(inbox) >= n:
+            buffer = inbox[:n]
+            del inbox[:n]
+            return buffer
+        if not inbox and n < RECV_AHEAD_BYTES:
+            count = self.channel.recv_into(self._ahead)
+            if not count:
+                return None
+            inbox += self._ahead[:count]
+            return self._recv_exactly(n)
         buffer = bytearray(n)
-        view, got = memoryview(buffer), 0
-        while got < n:
+        view, got = memoryview(buffer), len(inbox)
+        view[:got] = inbox
+        inbox.clear()
+        while got < n:  # (the rest of a large frame: read straight into its place)
             count = self.channel.recv_into(view[got:])
             if not count:
                 return None
@@ -304,7 +347,7 @@ class Child:
             forbidden = tuple(self.config["rules"]["forbidden"])
             kind, code = self.stand_ins
             try:
-                intact = _stand_in_code() == code
+                intact = _stand_ins_untouched(self._stand_in_snapshot) or _stand_in_code() == code
             except BaseException:  # noqa: BLE001 - broken by student code: not intact
                 intact = False
             if not intact:  # (straight to the guard: the child's own helpers may be disarmed too)
@@ -332,7 +375,8 @@ class Child:
         try:
             return self._handle(request, reply)
         finally:
-            self.look_for_replacements()
+            if not reply.get("answered"):
+                self.look_for_replacements()
 
     def _handle(self, request: dict, reply: dict) -> dict:
         trusted, module_name = request["trusted"], request["module"]
@@ -351,6 +395,9 @@ class Child:
             reply.update(kind="import", error=f"{shown} {what} function {request['function']!r}")
             return reply
         try:
+            if request.get("each"):
+                self.call_each(function, request, reply, trusted)
+                return reply  # (answered, call by call)
             for i in range(request["repeat"]):
                 reply["value"] = None
                 args, kwargs = self.wire.decode(request["args"], ref=self.resolve_ref)  # fresh copies every time
@@ -367,6 +414,57 @@ class Child:
         finally:
             _flush_streams()
         return reply
+
+    def call_each(self, function, request: dict, reply: dict, trusted) -> None:
+        """``function`` on each (args, kwargs) of a list, in order, each once and each as if alone, each
+        answered as it returns (a reply of its own, ``"each"`` its index, its value a body encoded
+        then, so that what it leaves here behind a reference, and its notes, are its own).  A call
+        that raised is answered like any other and the next is made; one that exited or ran out of
+        memory is the last.  Where a return cannot be sent (too large, too deep: whatever ``send``
+        refuses) the calls stop with a reply that asks the parent to make them alone (``"alone"``),
+        which tells that failure as it is.  ``reply`` is then already answered."""
+        items = self.wire.decode(request["args"], ref=self.resolve_ref)
+        if type(items) is not list or not all(type(item) is tuple and len(item) == 2 and type(item[0]) is tuple
+                                              and type(item[1]) is dict for item in items):
+            raise ValueError("malformed request: each needs a list of (args, kwargs)")
+        reply["answered"] = True
+        room, fresh = self.max_result_bytes, None
+        try:
+            for i, (args, kwargs) in enumerate(items):
+                one = {"ok": False, "value": None, "error": None, "kind": None, "traceback": None,
+                       "durations": [], "notes": [], "each": i}
+                self.notes = one["notes"]
+                try:
+                    start = _perf_counter()
+                    value = function(*args, **kwargs)
+                    one["durations"].append(_perf_counter() - start)
+                    one["ok"] = True
+                except BaseException as exc:  # noqa: BLE001 - the student's, as for one call
+                    value = None
+                    self.fail(one, exc)
+                if one["ok"]:
+                    if not trusted:
+                        if fresh is None:  # (fresh copies of every call's arguments, decoded once)
+                            fresh = self.wire.decode(request["args"], ref=self.resolve_ref)
+                        self.look_for_changed_inputs(function, request, args, kwargs, fresh=fresh[i])
+                    try:
+                        one["value"] = self.wire.encode(value, fallback=self.as_ref)
+                        room -= len(one["value"])
+                    except BaseException:  # noqa: BLE001 - told as it is when made alone
+                        room = -1
+                    if room < 0:
+                        self.send(dict(one, ok=False, value=None, alone=True, each=None))
+                        return
+                value = None
+                last = i == len(items) - 1 or one["kind"] in ("exit", "memory")
+                if last:
+                    self.look_for_replacements()  # (what it finds is told with the last call, as each call's is)
+                _flush_streams()  # (what it printed reaches the parent before its answer)
+                self.send(one)
+                if last:
+                    return
+        finally:
+            self.notes = reply["notes"]
 
     def import_submission(self, module_name: str):
         """Import the student's module.  A library it imports that is not installed here and is
@@ -410,11 +508,12 @@ class Child:
         return not any(name == m or name.startswith(m + ".") for m in forbidden) \
             and not name.startswith(("grader", "_grader"))
 
-    def look_for_changed_inputs(self, function, request: dict, args, kwargs) -> None:
+    def look_for_changed_inputs(self, function, request: dict, args, kwargs, fresh=None) -> None:
         """Record the array arguments that ``function`` changed in place (the grader hands every
-        call fresh copies, so this changes no score; it is a bug in a layer all the same)."""
+        call fresh copies, so this changes no score; it is a bug in a layer all the same).
+        ``fresh``: (args, kwargs) as they came, where the caller has them (else decoded again)."""
         try:
-            fresh_args, fresh_kwargs = self.wire.decode(request["args"], ref=self.resolve_ref)
+            fresh_args, fresh_kwargs = fresh or self.wire.decode(request["args"], ref=self.resolve_ref)
             names = None  # (inspect.signature costs more than the rest of a call here: only for a change)
             for i, (used, fresh) in enumerate(zip(args, fresh_args)):
                 if _changed(used, fresh):

@@ -9,6 +9,7 @@ nothing there.  Standard library only: loaded by path by ``main.py``.
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 import types
@@ -40,6 +41,9 @@ class Watch:
         self.builtins = builtins
         self.preloaded = frozenset(sys.modules)
         self.original_builtins = dict(vars(builtins))
+        # for the quick look in ``changes``: the same names, in the same order, bound to the same objects
+        self._builtin_names = tuple(self.original_builtins)
+        self._builtin_values = tuple(self.original_builtins.values())
         self.original = {}
         for package, names in WATCHED.items():
             for name in names:
@@ -51,9 +55,12 @@ class Watch:
     def changes(self) -> list[str]:
         found = []
         current = vars(self.builtins)
-        for name, value in self.original_builtins.items():
-            if name != "_" and current.get(name, _MISSING) is not value:
-                found.append(f"builtins.{name}")
+        # builtins exactly as they were (looked at in C: a call's usual case), else name those replaced
+        if not (len(current) == len(self._builtin_names) and all(map(operator.is_, current, self._builtin_names))
+                and all(map(operator.is_, current.values(), self._builtin_values))):
+            for name, value in self.original_builtins.items():
+                if name != "_" and current.get(name, _MISSING) is not value:
+                    found.append(f"builtins.{name}")
         for package, names in WATCHED.items():
             if package not in sys.modules:
                 continue
@@ -80,6 +87,9 @@ def _lookup(package: str, dotted: str):
     for part in dotted.split("."):
         if obj is _MISSING:
             return _MISSING
+        if isinstance(obj, types.ModuleType):  # (``inspect_static``'s first case, inline: every call looks)
+            obj = vars(obj).get(part, _MISSING)
+            continue
         try:
             obj = inspect_static(obj, part)
         except AttributeError:
