@@ -565,6 +565,7 @@ class Session:
         self._child.private_tmp = filesystem.startswith("read-only") and not any(
             n.startswith("no private /tmp") for n in self.start_notes)
         self._budget_s = self.limits.total_timeout_s  # what is left of total_timeout_s
+        self._seq = 1  # the number the child's next reply carries (its "ready" was 0)
         self.dead_reason = None
 
     def _warm_template(self):
@@ -648,6 +649,13 @@ class Session:
         self._budget_s -= ex.wall_s
         reply = self._decode(ex) if ex.body is not None else None
         where = f"{target['module'] or 'trusted code'}.{function}"
+        if ex.failure is None and isinstance(reply, dict):
+            # every reply carries its number: one that is not the next is not the child's answer (student
+            # code wrote it on the socket), however soon the answer itself follows it
+            if reply.get("seq") != self._seq or type(reply.get("seq")) is not int:
+                ex.failure = "garbage"
+            else:
+                self._seq += 1
         self._last_reply = reply if ex.failure is None and _valid_reply(reply) else None
         if ex.failure is None and _valid_reply(reply):
             result = CallResult(

@@ -228,6 +228,7 @@ class Child:
         self.stand_ins = (_Forbidden, _stand_in_code())  # as loaded, before any student code
         self._stand_in_snapshot = _stand_in_snapshot()
         self._loaded: tuple[set, set] | None = None  # (sys.modules' names, loaded_modules()) when last asked
+        self.seq = 0  # the number of the next reply ("ready" is 0)
         self._inbox = bytearray()  # bytes read from the parent and not yet taken
         self._ahead = bytearray(RECV_AHEAD_BYTES)
 
@@ -266,6 +267,7 @@ class Child:
         return buffer
 
     def send(self, message: dict) -> None:
+        message["seq"], self.seq = self.seq, self.seq + 1  # (the parent knows which reply is next)
         try:
             parts = self.wire.encode_parts(message, fallback=self.as_ref)
             size = self.wire.size(parts)
@@ -279,6 +281,7 @@ class Child:
                 "ok": False, "value": None, "kind": "result", "traceback": None,
                 "error": f"the result could not be sent back: {text}",
                 "durations": message.get("durations", []), "notes": message.get("notes", []),
+                "seq": message["seq"], **({"each": message["each"]} if "each" in message else {}),
             })
         framed = self.wire.frame(parts)
         if self.wire.size(framed) <= JOINED_REPLY_BYTES:  # one write, so one wake-up of the parent
