@@ -448,10 +448,6 @@ class LayerChecker:
 
     # -- backward
 
-    def run_backward(self, run: CaseRun, made: CallResult | None = None) -> TestResult:
-        planned = self.plan_backward(run)
-        return planned if isinstance(planned, TestResult) else self.judge_call(run, planned, made)
-
     def plan_backward(self, run: CaseRun) -> TestResult | tuple:
         """Everything before the backward's call on one case: the test itself where no call is made,
         else (dout, expected, via, keeps, not_run), with ``run.cache`` the cache to give it.  Reads the
