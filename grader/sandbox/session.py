@@ -347,6 +347,8 @@ class Session:
         notes = ["trusted code is loaded in this process and visible to student code"] if self._trusted_loaded else []
         result = self._run({"module": module, "trusted": None}, function, args, kwargs, repeat, timeout_s, notes)
         self._student_ran = True
+        if (result.stdout or result.stderr) and module in self._imported:  # (not what importing it printed)
+            self._loud.add((module, function))  # (its calls together would be made again one by one)
         if result.ok or result.kind == "exception":  # (the module imported: the function ran)
             self._imported.add(module)
         return result
@@ -367,15 +369,20 @@ class Session:
           the reply socket), a result could not be sent, or a call took longer than its time limit by
           the child's clock;
         - the first call into a module this child has not imported yet is made alone (so that what
-          importing it prints, notes or does is that call's, as with ``call``), then the rest together."""
+          importing it prints, notes or does is that call's, as with ``call``), then the rest together;
+        - a function that printed in this child (whose calls together would be made again one by one) is
+          left to ``call`` at once: nothing comes back."""
         if not isinstance(calls, (list, tuple)) or not calls or not all(isinstance(a, (tuple, list)) for a in calls):
             raise TypeError("calls must be a non-empty list of argument tuples")
         module = _module_name(module)
         made: list[CallResult] = []
+        if (module, function) in self._loud:
+            return made
         if module not in self._imported:
             made.append(self.call(module, function, calls[0], timeout_s=timeout_s))
             calls = calls[1:]
-            if not calls or made[0].kind in ("exit", "memory") or module not in self._imported or not self.alive:
+            if (not calls or made[0].kind in ("exit", "memory") or module not in self._imported or not self.alive
+                    or (module, function) in self._loud):
                 return made
         return made + self._each(module, function, calls, float(timeout_s or self.limits.call_timeout_s))
 
@@ -408,6 +415,8 @@ class Session:
                 self._child.kill()
                 self.dead_reason = "the sandbox's reply channel was tampered with (did the submission write to it?)"
                 return []
+            if result.stdout or result.stderr:
+                self._loud.add((module, function))
             told = told and not (result.stdout or result.stderr or result.events
                                  or max(result.durations, default=0.0) > each_s)
             made.append(replace(result, value=value))
@@ -473,6 +482,7 @@ class Session:
         self.warm = False
         self._student_ran = self._trusted_loaded = False
         self._imported: set[str] = set()  # modules of the submission this child has imported (``call``)
+        self._loud: set[tuple[str, str]] = set()  # (module, function)s that printed: made one by one (``call_each``)
         self._last_reply: dict | None = None  # the last reply as the child sent it (``_each``)
         self._token = object()  # Refs carry it; a new child gets a new one
         _sweep_once()

@@ -339,3 +339,12 @@ def test_call_each_refuses_what_is_not_a_list_of_calls(session):
     for bad in ([], (np.zeros(1),), [np.zeros(1)], None):
         with pytest.raises(TypeError):
             s.call_each("each", "record", bad)
+
+
+def test_call_each_leaves_a_function_that_printed_to_calls_made_one_by_one(session, monkeypatch):
+    s = session({"each.py": EACH + "\n    def loud(x):\n        print('hello')\n        return x\n"})
+    s.call("each", "count")
+    assert s.call_each("each", "loud", [(np.zeros(1),), (np.zeros(1),)]) == []  # printed: made alone after all
+    monkeypatch.setattr(Session, "_each", lambda *a, **k: pytest.fail("a function that printed went together"))
+    assert s.call_each("each", "loud", [(np.zeros(1),), (np.zeros(1),)]) == []
+    assert s.call("each", "loud", (np.zeros(1),)).stdout == "hello\n"
