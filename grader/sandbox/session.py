@@ -97,6 +97,9 @@ FAKE_RESULTS = re.compile(
 )
 
 
+TAMPERED = "the sandbox's reply channel was tampered with (did the submission write to it?)"
+
+
 class SandboxError(GraderError):
     """The sandbox itself cannot run (Python, numpy or a preload cannot start in the child)."""
 
@@ -406,14 +409,12 @@ class Session:
                 # ("alone", or the request's own failure, before any call: importing, no such function)
                 if not (raw.get("alone") or (n == 0 and "each" not in raw)):
                     # not the answer to this call: what follows cannot be trusted either
-                    self._child.kill()
-                    self.dead_reason = "the sandbox's reply channel was tampered with (did the submission write to it?)"
+                    self._end_tampered()
                 return []
             try:
                 value = wire.decode(raw["value"], ref=self._make_ref) if raw["ok"] else None
             except wire.WireError:  # (the child encodes what it sends: not its answer)
-                self._child.kill()
-                self.dead_reason = "the sandbox's reply channel was tampered with (did the submission write to it?)"
+                self._end_tampered()
                 return []
             if result.stdout or result.stderr:
                 self._loud.add((module, function))
@@ -423,10 +424,15 @@ class Session:
             if result.kind in ("exit", "memory"):  # the child makes no more calls
                 break
         if self._child._pending_bytes():  # more than the calls' answers: something else writes to the socket
-            self._child.kill()
-            self.dead_reason = "the sandbox's reply channel was tampered with (did the submission write to it?)"
+            self._end_tampered()
             return []
         return [self._told(result, where, quiet) for result in made] if told else []
+
+    def _end_tampered(self) -> None:
+        """End the child: a reply that is not its next answer came (student code wrote on the socket), and
+        what follows cannot be trusted to be in step either."""
+        self._child.kill()
+        self.dead_reason = TAMPERED
 
     def _told(self, result: CallResult, where: str, quiet: Exchange) -> CallResult:
         """A call of a request of several, used: the events its kind says, as ``call`` tells them."""
@@ -720,7 +726,7 @@ class Session:
                     f"the limit is {self.limits.max_result_bytes})"), "result"
         if ex.failure == "exited":
             return exit_message(status, self.limits)
-        return "the sandbox's reply channel was tampered with (did the submission write to it?)", "channel"
+        return TAMPERED, "channel"
 
     # --- plain data and Refs
 
