@@ -255,23 +255,34 @@ def _warm(parts: tuple[str, ...]) -> None:
     gc.freeze()
 
 
-def _share_references(jobs: list[tuple], parts: tuple[str, ...]) -> list[str]:
+def _receive(shared: dict) -> None:
+    """In a worker: what the batch shares with every worker (the class's transfer references)."""
+    from grader.checks.transfer import receive_references
+
+    receive_references(shared)
+
+
+def _share_references(pool, jobs: list[tuple], parts: tuple[str, ...]) -> list[str]:
     """One reference per class: the transfer part's reference pipelines, trained here once for the
-    class's seed and device before the workers are forked (they inherit them); notes on failure
-    (then each worker trains its own, as a single check does)."""
+    class's seed and device while ``pool``'s workers warm up (started first: importing torch into
+    their templates takes seconds that the training's child leaves a core free for), then sent to
+    every worker before its first job.  Notes on failure (then each worker trains its own, as a
+    single check does)."""
     if "transfer" not in parts or not jobs:
         return []
     from grader import config as config_module
     from grader.checks.transfer import share_references
     from grader.sessions import limits_for
 
+    pool.prestart(len(jobs))
     seed, options = jobs[0][3], jobs[0][4]
     try:
         cfg = config_module.load(options["config_path"])
-        share_references(cfg, seed, options["device"], limits_for(cfg))
+        references = share_references(cfg, seed, options["device"], limits_for(cfg))
     except Exception as exc:  # noqa: BLE001 - each worker tries again, and reports it per submission
         return [f"the transfer part's reference could not be trained once for the class "
                 f"({type(exc).__name__}: {exc}); each worker trained its own"]
+    pool.share(references)
     return []
 
 
@@ -283,8 +294,8 @@ def _run_local(jobs: list[tuple], workers: int, parts: tuple[str, ...], guard) -
 
     from grader.workers import WorkerDied, WorkerPool
 
-    guard.notes += _share_references(jobs, parts)
-    with WorkerPool(workers, grade_one, partial(_warm, parts), guard) as pool:
+    with WorkerPool(workers, grade_one, partial(_warm, parts), guard, receive=_receive) as pool:
+        guard.notes += _share_references(pool, jobs, parts)
         try:
             for job, reply in pool.run(jobs):
                 if isinstance(reply, WorkerDied):

@@ -1,6 +1,8 @@
 """The batch's worker processes, and what keeps a student from reaching past them.
 
-    with WorkerPool(2, grade, warm) as pool:
+    with WorkerPool(2, grade, warm, receive=install) as pool:
+        pool.prestart()                     # optional: the workers warm up while this process works
+        pool.share(references)              # optional: install(references) in every worker, before its jobs
         for job, reply in pool.run(jobs):   # reply is grade(*job), or a WorkerDied
             ...
 
@@ -49,6 +51,13 @@ from typing import Any, Callable, Iterator
 PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 POLL_S = 0.5  # how often adopted orphans are looked for while workers are busy
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What ``WorkerPool.share`` sends every worker: its ``receive`` gets ``value`` before any later job."""
+
+    value: Any
 
 
 @dataclass(frozen=True)
@@ -185,10 +194,10 @@ def children(parent: int) -> list[tuple[int, int]]:
 
 
 def _serve(conn: Connection, work: Callable[..., Any], warm: Callable[[], None] | None,
-           inherited: list[Connection], scratch: str) -> None:
-    """A worker's life: warm up, then grade each job sent until None comes (or the parent goes).
-    Its temporary files (the sandboxes' scratch folders) go in ``scratch``, which the parent
-    removes when the worker ends, however it ends."""
+           receive: Callable[[Any], None] | None, inherited: list[Connection], scratch: str) -> None:
+    """A worker's life: warm up, then grade each job sent until None comes (or the parent goes);
+    a ``Shared`` sent between jobs goes to ``receive``.  Its temporary files (the sandboxes'
+    scratch folders) go in ``scratch``, which the parent removes when the worker ends, however it ends."""
     tempfile.tempdir = scratch
     # Ctrl-C is the parent's to handle (a Python handler, not SIG_IGN: that one would be inherited
     # through exec by the sandbox children)
@@ -206,6 +215,10 @@ def _serve(conn: Connection, work: Callable[..., Any], warm: Callable[[], None] 
             return
         if job is None:
             return
+        if isinstance(job, Shared):
+            if receive is not None:
+                receive(job.value)
+            continue
         conn.send(work(*job))
 
 
@@ -221,11 +234,12 @@ class WorkerPool:
     """``size`` worker processes running ``work(*job)``; see the module docstring."""
 
     def __init__(self, size: int, work: Callable[..., Any], warm: Callable[[], None] | None = None,
-                 guard: ProcessGuard | None = None):
-        self.size, self.work, self.warm, self.guard = size, work, warm, guard
+                 guard: ProcessGuard | None = None, receive: Callable[[Any], None] | None = None):
+        self.size, self.work, self.warm, self.guard, self.receive = size, work, warm, guard, receive
         self.context = multiprocessing.get_context("fork")
         self.workers: list[_Worker] = []
         self.deaths = 0  # workers that died holding a job
+        self.shared: list[Shared] = []  # sent to every worker, and first thing to each one started later
 
     def __enter__(self) -> "WorkerPool":
         return self
@@ -238,17 +252,40 @@ class WorkerPool:
         inherited = [w.conn for w in self.workers] + [ours]
         scratch = tempfile.mkdtemp(prefix="grader-batch-worker-")
         os.chmod(scratch, 0o711)  # a sandbox's user (nobody) passes through to its own folder, lists nothing
-        process = self.context.Process(target=_serve, args=(theirs, self.work, self.warm, inherited, scratch))
+        process = self.context.Process(target=_serve, args=(theirs, self.work, self.warm, self.receive, inherited,
+                                                             scratch))
         process.start()
         theirs.close()
         if self.guard is not None:
             self.guard.adopt(process.pid)
         worker = _Worker(process, ours, scratch)
         self.workers.append(worker)
+        for shared in self.shared:
+            self._tell(worker, shared)
         return worker
 
+    def prestart(self, count: int | None = None) -> None:
+        """Start ``count`` workers (all ``size`` by default) now, so that they warm up while this
+        process does something else (``share`` then reaches them before their first job)."""
+        while len(self.workers) < min(self.size, self.size if count is None else count):
+            self._start()
+
+    def share(self, value: Any) -> None:
+        """Have every worker, started or still to start, call ``receive(value)`` before its next job."""
+        shared = Shared(value)
+        self.shared.append(shared)
+        for worker in list(self.workers):
+            self._tell(worker, shared)
+
+    def _tell(self, worker: _Worker, shared: Shared) -> None:
+        try:
+            worker.conn.send(shared)
+        except OSError:  # it died idle: retired, as ``_give`` does
+            self._retire(worker)
+
     def _retire(self, worker: _Worker) -> None:
-        self.workers.remove(worker)
+        if worker in self.workers:  # (a worker that died as it was told what is shared is retired there)
+            self.workers.remove(worker)
         worker.conn.close()
         worker.process.join(timeout=5)
         if worker.process.exitcode is None:

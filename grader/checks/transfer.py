@@ -437,8 +437,8 @@ def task_key(task: Task) -> str:
 
 def shared_reference_runs(task: Task, train_seed: int, device: str, limits, precomputed=None) -> dict[str, Run]:
     """``reference_runs``, once per process and (task, training seed, device): the reference does the
-    same on every submission graded with them.  A batch trains them before its workers are forked
-    (``share_references``), so that the whole class shares one training."""
+    same on every submission graded with them.  A batch trains them once while its workers warm up and
+    sends them to each (``share_references``, ``receive_references``): the whole class shares one training."""
     key = (task_key(task), train_seed, device, precomputed is not None)
     if key not in _REFERENCE_RUNS:
         runs = reference_runs(task, train_seed, device, limits, precomputed)
@@ -449,11 +449,17 @@ def shared_reference_runs(task: Task, train_seed: int, device: str, limits, prec
     return runs
 
 
-def share_references(cfg, seed: int, device: str, limits) -> None:
+def share_references(cfg, seed: int, device: str, limits) -> dict:
     """Train the reference pipelines of the class's task for ``seed`` and ``device`` in this process
-    (a batch, before it forks its workers: each finds them in ``_REFERENCE_RUNS``)."""
+    (a batch, while its workers warm up) and return them as ``receive_references`` takes them."""
     task = Task.from_spec(cfg.transfer_task, seed=seed) if cfg.transfer_task else Task.default(seed)
     shared_reference_runs(task, training_seed(seed), device, transfer_limits(limits, device))
+    return dict(_REFERENCE_RUNS)
+
+
+def receive_references(references: dict) -> None:
+    """In a batch worker: the references its batch trained (``share_references``), used as if trained here."""
+    _REFERENCE_RUNS.update(references)
 
 
 def transfer_limits(limits, device: str):

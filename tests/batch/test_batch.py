@@ -143,3 +143,38 @@ def test_bad_options_exit_2(run_cli, tmp_path):
     assert r.code == 2 and "not a folder" in r.err
     r = run_cli("batch", str(tmp_path), "--out", str(tmp_path / "o"), "--workers", "0")
     assert r.code == 2 and "--workers" in r.err
+
+
+def test_a_transfer_batch_trains_the_reference_once_while_its_workers_start(tmp_path, monkeypatch):
+    """One reference per class (issue 16): trained once, here, while the workers warm up (they are
+    already running), and used by every worker; the results are a lone check's."""
+    import multiprocessing
+
+    from grader.checks import transfer
+
+    here, trained = os.getpid(), []
+    real = transfer.reference_runs
+
+    def counted(*args, **kwargs):
+        if os.getpid() != here:
+            raise RuntimeError("a worker trained the class's reference again")
+        trained.append(len(multiprocessing.active_children()))  # the workers started before it
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transfer, "reference_runs", counted)
+    monkeypatch.setattr(transfer, "_REFERENCE_RUNS", {})
+    klass = tmp_path / "class"
+    for name in ("alice", "bob"):
+        shutil.copytree(ROOT / "examples" / "submission", klass / name)
+    out = tmp_path / "graded"
+    grade_batch(klass, out, workers=2, seed=6, parts="transfer", device="cpu", config_path=CONFIG)
+    assert trained == [2]
+    book = gradebook(out)
+    assert {name: row["status"] for name, row in book.items()} == {"alice": "graded", "bob": "graded"}
+    alone = grade_submission(klass / "alice", seed=6, parts="transfer", device="cpu", config_path=CONFIG)
+    from grader.report import to_gradescope
+
+    for name in ("alice", "bob"):
+        results = json.loads((out / name / "results.json").read_text())
+        assert comparable(results) == comparable(json.loads(to_gradescope(alone)))
+        assert results["score"] == alone.score > 0

@@ -37,3 +37,26 @@ def test_every_job_runs_once():
     for _ in range(3):
         with WorkerPool(2, _square) as pool:
             assert sorted(reply for _, reply in pool.run([(n,) for n in range(5)])) == [0, 1, 4, 9, 16]
+
+
+_received: list = []
+
+
+def _remember(value) -> None:
+    _received.append(value)
+
+
+def _what_was_shared(n: int) -> tuple:
+    return n, tuple(_received)
+
+
+def test_what_is_shared_reaches_every_worker_before_its_jobs_started_or_not():
+    with WorkerPool(2, _what_was_shared, receive=_remember) as pool:
+        pool.prestart(1)  # one worker now, the other started by run(), after share()
+        assert len(pool.workers) == 1
+        pool.share("the class's references")
+        replies = dict(pool.run([(n,) for n in range(6)]))
+        assert len(pool.workers) == 2
+    assert sorted(replies) == [(n,) for n in range(6)]
+    assert set(replies.values()) == {(n, ("the class's references",)) for n in range(6)}
+    assert _received == []  # received in the workers, never in this process
