@@ -27,7 +27,8 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     if a.size == 0:
         return 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # huge values (inf made finite) overflow: as bad as it gets
-        error = float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), TINY))
+        error = float(np.abs(a - b).max() / max(float((np.abs(a) + np.abs(b)).max()), TINY))  # (methods: np.max's
+        # Python wrapper is a third of the time on a small array, and a failing submission's diagnosis makes hundreds)
     return error if np.isfinite(error) else float("inf")
 
 

@@ -24,6 +24,7 @@ sandbox's guard still refuses forbidden imports at run time.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import stat
@@ -288,7 +289,19 @@ def _read(path: str) -> str | None:
 
 def _analyse_file(path: str, name: str, forbidden: tuple[str, ...]) -> tuple[list[Finding], list[str]]:
     source = _read(path)
-    return ([], []) if source is None else analyse_source(source, name, forbidden)
+    if source is None:
+        return [], []
+    findings, imports = _analysed(source, name, forbidden)
+    return list(findings), list(imports)
+
+
+@functools.lru_cache(maxsize=32)
+def _analysed(source: str, name: str, forbidden: tuple[str, ...]) -> tuple[tuple[Finding, ...], tuple[str, ...]]:
+    """``analyse_source``, once per text: each part of a submission scans every file of it (the same
+    two or three files, three times); the answer depends on nothing else, and each caller gets lists
+    of its own (a Finding is frozen)."""
+    findings, imports = analyse_source(source, name, forbidden)
+    return tuple(findings), tuple(imports)
 
 
 def _scan_in_child(files: list[tuple[str, str]], forbidden: tuple[str, ...]

@@ -165,10 +165,12 @@ def _unpack_forward(result: CallResult, fn: str, failed: str | None = None) -> t
     return value[0], value[1], None
 
 
-def _facts(nothing=lambda: None):
+def _facts(nothing=lambda: None, once: bool = False):
     """For a ``LayerChecker`` method that reads the student's syntax tree: where that fails on code made
     to defeat it (nesting deep enough to exhaust the recursion limit, a tree too large for memory), the
-    answer is ``nothing()``, nothing known, never an error in the grader."""
+    answer is ``nothing()``, nothing known, never an error in the grader.  ``once``: the answer depends
+    on the source alone (not on the cases run so far), so it is worked out once per arguments (a list
+    answer is copied for each caller): every failing case asks again, each a walk of the tree."""
     def wrap(method):
         @functools.wraps(method)
         def guarded(self, *args, **kwargs):
@@ -176,7 +178,16 @@ def _facts(nothing=lambda: None):
                 return method(self, *args, **kwargs)
             except (RecursionError, MemoryError):
                 return nothing()
-        return guarded
+
+        @functools.wraps(method)
+        def remembered(self, *args):
+            memo = self.__dict__.setdefault("_facts_once", {})
+            key = (method.__name__, args)
+            if key not in memo:
+                memo[key] = guarded(self, *args)
+            found = memo[key]
+            return list(found) if isinstance(found, list) else found
+        return remembered if once else guarded
     return wrap
 
 
@@ -320,7 +331,7 @@ class LayerChecker:
     def function(self, kind: str) -> Function | None:
         return self.source.function(self._named(kind)) if self.source else None
 
-    @_facts()
+    @_facts(once=True)
     def placed_by(self) -> tuple[str, bool] | None:
         """Where the forward writes its output at an index that is suspect (a counter, a formula of a
         window's start ...), said with a misplaced output instead of the list of usual suspects; and
@@ -330,7 +341,7 @@ class LayerChecker:
         told = fn.stories(output, store=True) if output else []
         return (fn.describe(output, True, told), any(t.wrong for t, _ in told)) if told else None
 
-    @_facts()
+    @_facts(once=True)
     def read_by(self) -> str | None:
         """Where the backward reads dout at an index wrong on its own (a window's start, a loop over the
         window's size): said with a wrong gradient no known variant explains."""
@@ -359,7 +370,7 @@ class LayerChecker:
                         return fn.describe(sub.value.id, store, told), all(t.wrong for t, _ in told)
         return None
 
-    @_facts(list)
+    @_facts(list, once=True)
     def certain(self, kind: str) -> list[str]:
         """The lines of the forward's (backward's) code that are wrong whatever the case (``Function.certain``)."""
         if not self.source:
@@ -369,7 +380,7 @@ class LayerChecker:
         overwrites = own.overwrites() if own and kind == "backward" else None
         return list(dict.fromkeys(told + ([overwrites] if overwrites else [])))
 
-    @_facts()
+    @_facts(once=True)
     def adds_line(self) -> int | None:
         """The line where the backward adds into dx (or what dx is cut from), or None."""
         fn = self.function("backward")

@@ -121,6 +121,11 @@ def test_failing_tests_with_heatmap_get_one_rect_per_cell(page):
     cells = [a for t, a in checker.tags if t == "rect" and a.get("class") == "cell"]
     assert len(cells) == 6 * 5 + 4 * 4  # the two failing tests with heat maps
     assert all(re.fullmatch(r"rgb\(\d+,\d+,\d+\)", a["fill"]) for a in cells)
+    first = cells[: 6 * 5]  # the 6 x 5 map: a grid of square cells, row by row, white (0) to red (1)
+    size = int(first[0]["width"])
+    assert all(a["width"] == a["height"] == str(size) for a in first)
+    assert [(int(a["x"]), int(a["y"])) for a in first] == [(c * size, r * size) for r in range(6) for c in range(5)]
+    assert (first[0]["fill"], first[-1]["fill"]) == ("rgb(255,255,255)", "rgb(200,0,0)")
     assert "where your output differs from the reference" in page
     assert "max |difference| = 0.418" in page
 
