@@ -14,6 +14,7 @@ Nothing here scores (``grader.scoring``) or runs a check (``grader.checks``).
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import multiprocessing.util
 import os
@@ -48,11 +49,12 @@ def check_isolation(protections: dict | None = None, part: str = "") -> None:
             raise UsageError(f"{ISOLATION_REQUIRED}, and the {part} part's sandbox ran without it ({key}: {had})")
 
 
+@functools.lru_cache(maxsize=None)
 def hidden_folders() -> tuple[str, ...]:
     """What a child that runs student code must not read: the reference implementations,
     the transfer part's data generator and reference solution among them (the Session
     hides the forbidden modules' packages itself, from its rules).  A student install
-    has no references: nothing to hide."""
+    has no references: nothing to hide.  Found once per process (every part's session asks)."""
     spec = importlib.util.find_spec("grader.reference")
     return tuple(str(Path(p).resolve()) for p in (spec.submodule_search_locations or [])) if spec else ()
 
@@ -60,6 +62,15 @@ def hidden_folders() -> tuple[str, ...]:
 def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
     """What student code may not read besides the hidden folders: the grader's own packages
     (the problem bank, templates) and the assignment's configuration."""
+    source = cfg.source if cfg is not None and cfg.source != "default" else None
+    secrets = tuple(sorted(path for layer in (cfg.declared.values() if cfg is not None else ()) for path in layer.secrets))
+    return _protected(source, secrets)
+
+
+@functools.lru_cache(maxsize=16)
+def _protected(source: str | None, secrets: tuple[str, ...]) -> tuple[str, ...]:
+    """``protected_paths`` for an assignment's config file and its declared parts' secrets: the
+    grader's folders are found once per process and config (every part's session asks, 0.25 ms each)."""
     import grader
 
     problems = importlib.util.find_spec("grader.problems")  # its folder, without importing the problem bank
@@ -68,10 +79,9 @@ def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
     for extra in grader.__path__[1:]:  # a source checkout's root: its top-level folders, never the root itself
         paths |= {str((Path(extra) / name).resolve()) for name in ("templates", "problems", "reference")
                   if (Path(extra) / name).is_dir()}
-    if cfg is not None and cfg.source != "default" and Path(cfg.source).is_file():
-        paths.add(str(Path(cfg.source).resolve()))
-    for layer in (cfg.declared.values() if cfg is not None else ()):
-        paths.update(layer.secrets)  # a declared part's reference, wrong variants and case generator
+    if source is not None and Path(source).is_file():
+        paths.add(str(Path(source).resolve()))
+    paths.update(secrets)  # a declared part's reference, wrong variants and case generator
     return tuple(sorted(paths))
 
 

@@ -303,9 +303,9 @@ class Session:
         # the installed packages of the forbidden modules: hidden like the references, and any
         # read of them (importlib, spec_from_file_location) counts as importing them
         self.forbidden_folders = module_folders(rules.forbidden_modules if rules else ())
-        self.hidden = tuple(str(Path(h).resolve()) for h in hidden) + tuple(self.forbidden_folders)
-        self.protected = self.hidden + tuple(str(Path(h).resolve()) for h in protected)
-        self.trusted = grader_folders() + tuple(str(Path(t).resolve()) for t in trusted)
+        self.hidden = _resolved(tuple(hidden)) + tuple(self.forbidden_folders)
+        self.protected = self.hidden + _resolved(tuple(protected))
+        self.trusted = grader_folders() + _resolved(tuple(trusted))
         self.events: list[Event] = []
         self._requests: dict[tuple, list] = {}  # framed requests by (module, trusted file, function, repeat, each)
         if not set(self.hardening) <= set(HARDENING):
@@ -813,8 +813,22 @@ def grader_folders() -> tuple[str, ...]:
 def visible_paths(scratch: Path, libraries, trusted) -> list[str]:
     """What the child must see: its scratch folder, Python (every prefix), the libraries and
     the trusted folders, as real paths (the mounts and the guard compare real paths)."""
-    paths = [scratch, *libraries, sys.prefix, sys.base_prefix, sys.exec_prefix, *trusted]
-    return sorted({os.path.realpath(p) for p in paths})
+    installed = _real_paths((*libraries, sys.prefix, sys.base_prefix, sys.exec_prefix, *trusted))
+    return sorted({os.path.realpath(scratch), *installed})
+
+
+@functools.lru_cache(maxsize=64)
+def _real_paths(paths: tuple) -> frozenset[str]:
+    """The real paths of the grader's, Python's and the libraries' folders: found once per process
+    (every session asks; they do not move while it runs)."""
+    return frozenset(os.path.realpath(p) for p in paths)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(paths: tuple) -> tuple[str, ...]:
+    """``str(Path(p).resolve())`` of each of ``paths`` (the folders a session hides, protects or trusts:
+    the grader's own and its config's, the same for every session of a process), worked out once."""
+    return tuple(str(Path(p).resolve()) for p in paths)
 
 
 def module_folders(names) -> dict[str, str]:
