@@ -51,7 +51,10 @@ _MAX_RESULTS = 4096
 
 
 def _digest(value: Any, h) -> None:
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray and value.dtype.hasobject is False and value.flags.c_contiguous:
+        h.update(f"{value.dtype.str}{value.shape}".encode())
+        h.update(value)  # (the common case, a plain array: its bytes as they lie, as one flat buffer)
+    elif isinstance(value, np.ndarray):
         h.update(f"{value.dtype.str}{value.shape}".encode())
         h.update(np.ascontiguousarray(value).view(np.uint8).data)
     elif isinstance(value, (tuple, list)):
@@ -97,14 +100,27 @@ def _fields(inputs: Inputs) -> tuple:
     return inputs.args, inputs.dout, dict(inputs.extra)
 
 
-def _remembered(key: tuple | None, compute) -> Any:
+def _frozen(value: Any) -> Any:
+    """``value`` with every array in it made read-only (in place), for callers that only read it."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _frozen(item)
+    return value
+
+
+def _remembered(key: tuple | None, compute, read_only: bool = False) -> Any:
+    """``compute()``, once per ``key``; each caller gets a copy of its own, or with ``read_only`` the
+    remembered value itself, its arrays read-only (a wrong variant's results are only compared with:
+    a failing submission's diagnosis asks for them on every case)."""
     if key is None:
-        return compute()
+        return _frozen(compute()) if read_only else compute()
     if key not in _RESULTS:
         if len(_RESULTS) >= _MAX_RESULTS:
             _RESULTS.pop(next(iter(_RESULTS)))
-        _RESULTS[key] = compute()
-    return _copied(_RESULTS[key])
+        _RESULTS[key] = _frozen(compute()) if read_only else compute()
+    return _RESULTS[key] if read_only else _copied(_RESULTS[key])
 
 
 class ReferenceTruth:
@@ -155,8 +171,8 @@ class ReferenceTruth:
     def wrong(self, layer, kind: str, case: Case, args: tuple,
               dout: np.ndarray | None = None) -> Iterator[tuple[str, str, Any]]:
         """``(key, message, result)`` of every known wrong variant of (part, kind) on these
-        inputs: a forward's output, or a backward's gradients (a tuple).  A variant that
-        cannot run on them (a shape it does not handle) is left out."""
+        inputs: a forward's output, or a backward's gradients (a tuple), read-only.  A variant
+        that cannot run on them (a shape it does not handle) is left out."""
         layer = as_layer(layer)
 
         def compute():
@@ -167,4 +183,4 @@ class ReferenceTruth:
                 except (ValueError, IndexError, ArithmeticError):
                     continue
             return found
-        yield from _remembered(_cached(layer, "wrong", kind, args, dout), compute)
+        yield from _remembered(_cached(layer, "wrong", kind, args, dout), compute, read_only=True)

@@ -56,3 +56,22 @@ def test_remembered_inputs_and_upstream_gradients_are_fresh_draws_and_the_caller
     pooled = truth.inputs(pool, POOL_CASES[6], 11, None)
     assert np.array_equal(pooled.args[0], pool_inputs(POOL_CASES[6], 11, "max_pool").args[0])
     assert not np.array_equal(truth.inputs(conv, CONV_CASES[3], 12, spec).args[0], want.args[0])  # another seed
+
+
+def test_remembered_wrong_variants_are_right_and_read_only():
+    """A wrong variant's results are only compared with: remembered, they come back as they are,
+    read-only (a caller that tried to write into one would be told, never change the next answer)."""
+    truth, layer, case = ReferenceTruth(), registry()["conv"], CONV_CASES[3]
+    x, w, b, p = conv_inputs(case, 4, "conv", True).args
+    first = {key: result for key, _, result in truth.wrong(layer, "forward", case, (x, w, b, p))}
+    assert "conv-kernel-flipped" in first and "conv-no-padding" in first
+    for result in first.values():
+        with pytest.raises(ValueError, match="read-only"):
+            result[...] = 0.0
+    again = {key: result for key, _, result in ReferenceTruth().wrong(layer, "forward", case,
+                                                                       (x.copy(), w.copy(), b.copy(), dict(p)))}
+    assert again.keys() == first.keys()
+    # a kernel flipped in both spatial axes, computed by torch: one of the variants gives exactly that
+    flipped = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w).flip(2, 3), torch.tensor(b),
+                                         stride=p["stride"], padding=p["pad"], dilation=p["dilation"]).numpy()
+    assert any(r.shape == flipped.shape and np.allclose(r, flipped, atol=1e-12) for r in again.values())
