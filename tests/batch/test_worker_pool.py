@@ -4,6 +4,8 @@ hostile batch in CI, as an IndexError in the parent: 'list index out of range').
 
 from __future__ import annotations
 
+import os
+
 from grader.workers import WorkerPool
 
 
@@ -60,3 +62,33 @@ def test_what_is_shared_reaches_every_worker_before_its_jobs_started_or_not():
     assert sorted(replies) == [(n,) for n in range(6)]
     assert set(replies.values()) == {(n, ("the class's references",)) for n in range(6)}
     assert _received == []  # received in the workers, never in this process
+
+
+def test_own_children_are_what_a_scan_of_every_process_finds_zombies_and_adopted_orphans_too():
+    """A batch sweeps for adopted orphans after every submission from its own lists of children; they
+    must name what reading every process's entry names: a child that has ended and is not yet reaped,
+    and a process whose parent left it to this one (a child subreaper)."""
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    from grader.workers import ProcessGuard, children, own_children
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux's /proc")
+    with ProcessGuard() as guard:
+        if not guard.active:
+            pytest.skip("no child subreaper here")
+        ended = subprocess.Popen(["true"])
+        detached = subprocess.run(["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True,
+                                  check=True)
+        orphan = int(detached.stdout)
+        time.sleep(0.2)
+        try:
+            mine = sorted(own_children())
+            assert mine == sorted(children(os.getpid()))
+            assert {ended.pid, orphan} <= {pid for pid, _ in mine}
+        finally:
+            assert guard.sweep(until_gone=True) >= 2  # the orphan and the unreaped child: not started by the guard
