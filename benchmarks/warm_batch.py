@@ -15,7 +15,8 @@ per submission in a batch beside the student's own training.
    console script runs it, with the .pyc files an installed grader has) against a bare
    `python -c "import numpy, torch"`, interleaved, --cold-checks times each after one discarded.
 3. Transfer: a class of --transfer-count copies of the example graded on its transfer part alone
-   (2 workers): batch wall seconds per submission against the student's own training time (the
+   (2 workers; each grader first grades a class of one, discarded, as the cold check's first run is):
+   batch wall seconds per submission against the student's own training time (the
    report's speed tests: both modes' training); and beside it each submission's own grading in its
    worker (its report's execution time), which leaves out the class's one-off costs (the reference
    trained once, the workers' start) that a class of four shares between only four.
@@ -283,6 +284,9 @@ def main() -> None:
             klass = make_class(tmp / "transfer", args.transfer_count)
             codes = {"after": ROOT, **({"before": before} if before else {})}
             batches: dict[str, list[dict]] = {name: [] for name in codes}
+            one = make_class(tmp / "transfer-one", 1)
+            for name, code in codes.items():  # discarded: the first batch to import torch reads it from disk
+                transfer_batch(one, tmp / f"out-transfer-{name}-discarded", code)
             for repeat in range(args.transfer_repeats):
                 for name, code in codes.items():
                     batches[name].append(transfer_batch(klass, tmp / f"out-transfer-{name}-{repeat}", code))
