@@ -278,11 +278,10 @@ def _share_references(pool, jobs: list[tuple], parts: tuple[str, ...]) -> list[s
     seed, options = jobs[0][3], jobs[0][4]
     try:
         cfg = config_module.load(options["config_path"])
-        references = share_references(cfg, seed, options["device"], limits_for(cfg))
+        pool.share(share_references(cfg, seed, options["device"], limits_for(cfg)))
     except Exception as exc:  # noqa: BLE001 - each worker tries again, and reports it per submission
         return [f"the transfer part's reference could not be trained once for the class "
                 f"({type(exc).__name__}: {exc}); each worker trained its own"]
-    pool.share(references)
     return []
 
 

@@ -62,7 +62,7 @@ def hidden_folders() -> tuple[str, ...]:
 def protected_paths(cfg: config_module.Config | None = None) -> tuple[str, ...]:
     """What student code may not read besides the hidden folders: the grader's own packages
     (the problem bank, templates) and the assignment's configuration."""
-    source = cfg.source if cfg is not None and cfg.source != "default" else None
+    source = os.path.abspath(cfg.source) if cfg is not None and cfg.source != "default" else None
     secrets = tuple(sorted(path for layer in (cfg.declared.values() if cfg is not None else ()) for path in layer.secrets))
     return _protected(source, secrets)
 

@@ -299,15 +299,15 @@ class WorkerPool:
     def prestart(self, count: int | None = None) -> None:
         """Start ``count`` workers (all ``size`` by default) now, so that they warm up while this
         process does something else (``share`` then reaches them before their first job)."""
-        while len(self.workers) < min(self.size, self.size if count is None else count):
+        for _ in range(min(self.size, self.size if count is None else count) - len(self.workers)):
             self._start()
 
     def share(self, value: Any) -> None:
         """Have every worker, started or still to start, call ``receive(value)`` before its next job."""
         shared = Shared(value)
-        self.shared.append(shared)
         for worker in list(self.workers):
-            self._tell(worker, shared)
+            self._tell(worker, shared)  # (a value that cannot be sent raises here, before it is kept)
+        self.shared.append(shared)
 
     def _tell(self, worker: _Worker, shared: Shared) -> None:
         try:

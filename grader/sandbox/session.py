@@ -817,17 +817,31 @@ def visible_paths(scratch: Path, libraries, trusted) -> list[str]:
     return sorted({os.path.realpath(scratch), *installed})
 
 
-@functools.lru_cache(maxsize=64)
 def _real_paths(paths: tuple) -> frozenset[str]:
     """The real paths of the grader's, Python's and the libraries' folders: found once per process
-    (every session asks; they do not move while it runs)."""
+    (every session asks; they do not move while it runs).  A relative path is found again each time
+    (it depends on the working directory)."""
+    if all(os.path.isabs(p) for p in paths):
+        return _real_absolute(paths)
     return frozenset(os.path.realpath(p) for p in paths)
 
 
 @functools.lru_cache(maxsize=64)
+def _real_absolute(paths: tuple) -> frozenset[str]:
+    return frozenset(os.path.realpath(p) for p in paths)
+
+
 def _resolved(paths: tuple) -> tuple[str, ...]:
     """``str(Path(p).resolve())`` of each of ``paths`` (the folders a session hides, protects or trusts:
-    the grader's own and its config's, the same for every session of a process), worked out once."""
+    the grader's own and its config's, the same for every session of a process), worked out once for
+    absolute paths (a relative one depends on the working directory: found again each time)."""
+    if all(os.path.isabs(p) for p in paths):
+        return _resolved_absolute(paths)
+    return tuple(str(Path(p).resolve()) for p in paths)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_absolute(paths: tuple) -> tuple[str, ...]:
     return tuple(str(Path(p).resolve()) for p in paths)
 
 

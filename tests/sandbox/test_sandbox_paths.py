@@ -29,3 +29,22 @@ def test_the_answer_is_a_copy(tmp_path, monkeypatch):
     assert found == {str(package.resolve()): "forbidden_lib_y"}
     found.clear()
     assert module_folders(("forbidden_lib_y", "forbidden_lib_y.sub")) == {str(package.resolve()): "forbidden_lib_y"}
+
+
+def test_the_folders_a_session_hides_are_real_paths_and_a_relative_one_follows_the_working_directory(
+        tmp_path, monkeypatch):
+    """Found once per process for absolute paths; a relative path means the folder under the working
+    directory of the moment, so it is never taken from an earlier answer."""
+    from grader.sandbox.session import _real_paths, _resolved
+
+    for name in ("a", "b"):
+        (tmp_path / name / "refs").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    real = str((tmp_path / "a" / "refs").resolve())
+    assert _resolved((str(tmp_path / "link" / "refs"),)) == (real,)
+    assert _real_paths((str(tmp_path / "link" / "refs"),)) == frozenset({real})
+    monkeypatch.chdir(tmp_path / "a")
+    assert _resolved(("refs",)) == (real,) and _real_paths(("refs",)) == frozenset({real})
+    monkeypatch.chdir(tmp_path / "b")
+    other = str((tmp_path / "b" / "refs").resolve())
+    assert _resolved(("refs",)) == (other,) and _real_paths(("refs",)) == frozenset({other})
