@@ -199,26 +199,25 @@ def own_children() -> list[tuple[int, int]]:
                 return children(me)
         except (OSError, ValueError):
             continue  # a thread that has just ended
-    found = []
-    for pid in sorted(pids):
-        fields = _stat(pid)
-        if fields and len(fields) > 19 and int(fields[1]) == me:
-            found.append((pid, int(fields[19])))
-    return found
+    return _of(me, sorted(pids))
 
 
 def children(parent: int) -> list[tuple[int, int]]:
     """(pid, start time) of every process whose parent is ``parent``, zombies included, from /proc."""
-    found = []
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return found
-    for entry in entries:
-        if entry.isdigit():
-            fields = _stat(entry)
-            if fields and len(fields) > 19 and int(fields[1]) == parent:
-                found.append((int(entry), int(fields[19])))
+        return []
+    return _of(parent, [int(entry) for entry in entries if entry.isdigit()])
+
+
+def _of(parent: int, pids) -> list[tuple[int, int]]:
+    """(pid, start time) of those of ``pids`` whose parent is ``parent`` (as /proc says now)."""
+    found = []
+    for pid in pids:
+        fields = _stat(pid)
+        if fields and len(fields) > 19 and int(fields[1]) == parent:
+            found.append((pid, int(fields[19])))
     return found
 
 

@@ -51,12 +51,10 @@ _MAX_RESULTS = 4096
 
 
 def _digest(value: Any, h) -> None:
-    if type(value) is np.ndarray and value.dtype.hasobject is False and value.flags.c_contiguous:
+    if isinstance(value, np.ndarray):
         h.update(f"{value.dtype.str}{value.shape}".encode())
-        h.update(value)  # (the common case, a plain array: its bytes as they lie, as one flat buffer)
-    elif isinstance(value, np.ndarray):
-        h.update(f"{value.dtype.str}{value.shape}".encode())
-        h.update(np.ascontiguousarray(value).view(np.uint8).data)
+        plain = type(value) is np.ndarray and not value.dtype.hasobject and value.flags.c_contiguous
+        h.update(value if plain else np.ascontiguousarray(value).view(np.uint8).data)  # (plain: its own buffer)
     elif isinstance(value, (tuple, list)):
         h.update(b"(%d" % len(value))
         for item in value:

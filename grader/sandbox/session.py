@@ -303,9 +303,9 @@ class Session:
         # the installed packages of the forbidden modules: hidden like the references, and any
         # read of them (importlib, spec_from_file_location) counts as importing them
         self.forbidden_folders = module_folders(rules.forbidden_modules if rules else ())
-        self.hidden = _resolved(tuple(hidden)) + tuple(self.forbidden_folders)
-        self.protected = self.hidden + _resolved(tuple(protected))
-        self.trusted = grader_folders() + _resolved(tuple(trusted))
+        self.hidden = _real_paths(tuple(hidden)) + tuple(self.forbidden_folders)
+        self.protected = self.hidden + _real_paths(tuple(protected))
+        self.trusted = grader_folders() + _real_paths(tuple(trusted))
         self.events: list[Event] = []
         self._requests: dict[tuple, list] = {}  # framed requests by (module, trusted file, function, repeat, each)
         if not set(self.hardening) <= set(HARDENING):
@@ -817,32 +817,18 @@ def visible_paths(scratch: Path, libraries, trusted) -> list[str]:
     return sorted({os.path.realpath(scratch), *installed})
 
 
-def _real_paths(paths: tuple) -> frozenset[str]:
-    """The real paths of the grader's, Python's and the libraries' folders: found once per process
-    (every session asks; they do not move while it runs).  A relative path is found again each time
-    (it depends on the working directory)."""
+def _real_paths(paths: tuple) -> tuple[str, ...]:
+    """The real path of each of ``paths`` (the folders a session hides, protects, trusts or shows:
+    the grader's, its config's, Python's and the libraries', the same for every session of a process),
+    worked out once for absolute paths; a relative one depends on the working directory: found again."""
     if all(os.path.isabs(p) for p in paths):
         return _real_absolute(paths)
-    return frozenset(os.path.realpath(p) for p in paths)
+    return tuple(os.path.realpath(p) for p in paths)
 
 
 @functools.lru_cache(maxsize=64)
-def _real_absolute(paths: tuple) -> frozenset[str]:
-    return frozenset(os.path.realpath(p) for p in paths)
-
-
-def _resolved(paths: tuple) -> tuple[str, ...]:
-    """``str(Path(p).resolve())`` of each of ``paths`` (the folders a session hides, protects or trusts:
-    the grader's own and its config's, the same for every session of a process), worked out once for
-    absolute paths (a relative one depends on the working directory: found again each time)."""
-    if all(os.path.isabs(p) for p in paths):
-        return _resolved_absolute(paths)
-    return tuple(str(Path(p).resolve()) for p in paths)
-
-
-@functools.lru_cache(maxsize=64)
-def _resolved_absolute(paths: tuple) -> tuple[str, ...]:
-    return tuple(str(Path(p).resolve()) for p in paths)
+def _real_absolute(paths: tuple) -> tuple[str, ...]:
+    return tuple(os.path.realpath(p) for p in paths)
 
 
 def module_folders(names) -> dict[str, str]:
