@@ -111,11 +111,11 @@ class Kept:
     files: dict[tuple[str | None, str], bytes] = field(default_factory=dict)
 
     def put(self, out: OutFolder, name: str, data: bytes, folder: str | None = None) -> Path:
-        self.files[(folder, name)] = zlib.compress(data)
+        self.files[(folder, name)] = zlib.compress(data, 1)
         return out.write(name, data, folder)
 
     def keep(self, name: str, data: bytes, folder: str | None = None) -> None:
-        self.files[(folder, name)] = zlib.compress(data)
+        self.files[(folder, name)] = zlib.compress(data, 1)
 
     def restore(self, out: OutFolder) -> list[str]:
         """Rewrite every file that is not what was written; return their paths."""
