@@ -22,9 +22,9 @@ _DICT_ATTRIBUTES = frozenset(dir(dict))
 class _Environment(jinja2.Environment):
     """``x.name`` on a plain dict whose type has no such attribute looks the key up at once.  Jinja
     tries ``getattr`` first and falls back to the key when it raises: the same answer, but an
-    exception raised and caught at each of the thousand or so lookups of a report page (30% of its
-    rendering for a failing submission's).  Anything else (a dict method's name, a missing key, any other object) goes
-    through Jinja's own lookup, unchanged."""
+    exception raised and caught at each of the thousand or so lookups of a report page (30% of a
+    failing submission's page).  Anything else (a dict method's name, a missing key, any other
+    object) goes through Jinja's own lookup, unchanged."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
