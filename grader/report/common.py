@@ -18,11 +18,12 @@ from grader.results import Report, TestResult
 
 # C0 controls (but tab and newline), DEL and C1 controls: escape sequences that
 # would repaint a terminal, and characters XML 1.0 does not allow.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS = r"\x00-\x08\x0b-\x1f\x7f-\x9f"
 # Lone surrogates (from bytes decoded with surrogateescape) and the two non-characters XML forbids.
-_UNENCODABLE = re.compile(r"[\ud800-\udfff\ufffe\uffff]")
+_UNENCODABLES = r"\ud800-\udfff\ufffe\uffff"
+_CONTROL, _UNENCODABLE = re.compile(f"[{_CONTROLS}]"), re.compile(f"[{_UNENCODABLES}]")
 # Anything ``clean_text`` changes: a carriage return (itself a C0 control), a control, an unencodable.
-_UNCLEAN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_UNCLEAN = re.compile(f"[{_CONTROLS}{_UNENCODABLES}]")
 
 MAX_ARRAY_ITEMS = 4096  # larger arrays in details become a summary of their shape
 MAX_DEPTH = 16
