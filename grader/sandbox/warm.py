@@ -169,7 +169,7 @@ class Template:
     """One template process (see the module docstring).  Thread-safe: one request at a time."""
 
     def __init__(self, preload, threads: int, start_timeout_s: float = 60.0):
-        from .session import child_env, library_paths  # (session imports this module)
+        from .session import child_env, library_paths, preload_imports  # (session imports this module)
 
         self.preload, self.threads = tuple(preload), threads
         self.owner = os.getpid()
@@ -178,7 +178,8 @@ class Template:
         _every.add(self)
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         settings = {"fd": theirs.fileno(), "library_paths": library_paths(self.preload),
-                    "preload": list(self.preload) + [m for m in TEMPLATE_ALSO.get(self.preload, ()) if m not in self.preload]}
+                    "preload": preload_imports(self.preload) + [m for m in TEMPLATE_ALSO.get(self.preload, ())
+                                                                if m not in self.preload]}
         env = dict(child_env(Path("/nonexistent"), threads), HOME="/nonexistent", TMPDIR="/tmp")
         started = time.monotonic()
         try:
