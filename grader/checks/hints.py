@@ -258,9 +258,9 @@ def _conv_error(args: tuple, text: str) -> str | None:
     shape = tuple(np.shape(args[0])[:1]) + (np.shape(args[1])[0],) + tuple(
         (n + 2 * P - D * (k - 1) - 1) // S + 1 for n, k in zip(np.shape(args[0])[2:], (HH, WW)))
     if _SCALAR.search(text):  # in a conv, the one-value array is almost always the bias
-        return ("float() or int() of an array with axes: NumPy 2 refuses it even when the array holds one value "
-                "(a bias kept as shape (1, 1, 1) or (F, 1)): add b[f], a number, or take .item() of a one-value "
-                "array")
+        return ("float() or int() of an array with axes: NumPy 2.4 and later refuse it even when the array holds one "
+                "value (earlier versions only warn, so it may run on your machine; here a bias kept as shape "
+                "(1, 1, 1) or (F, 1)): add b[f], a number, or take .item() of a one-value array")
     rows = _rows_past_end(shape, text) or _past_last_window(
         text, tuple(n + 2 * P for n in np.shape(args[0])[2:]), shape[2:], S, pool=False, batch=shape[:2],
         window_sizes=(HH, WW)) or _crop_by_one(text, tuple(np.shape(args[0])), P) or _square_output(text, shape)

@@ -100,23 +100,25 @@ ERROR_HINTS = (
     (re.compile(r"module 'numpy.lib' has no attribute 'pad'"),
      "np.lib.pad is gone from NumPy 2: call np.pad (the same arguments)"),
     (re.compile(r"unexpected keyword argument '(newshape|dims)'"),
-     "a NumPy keyword this code uses is gone from NumPy 2 (reshape's newshape=, unravel_index's dims=): pass "
-     "the shape positionally"),
+     "a NumPy keyword this code uses is gone (reshape's newshape= from NumPy 2.4 on, unravel_index's dims= long "
+     "before): pass the shape positionally"),
     (re.compile(r"can only convert an array of size 1 to a Python scalar|only length-1 arrays can be converted"),
      "a number was taken (.item(), int(), float()) from an array of several values: at a tie, np.where(window == "
      "window.max()) finds every maximum; take one with k = np.argmax(window) and its row and column with "
      "np.unravel_index(k, window.shape)"),
-    (re.compile(r"only 0-dimensional arrays can be converted"),  # NumPy 2: one value or several, the same words
-     "int() or float() of an array with axes, which NumPy 2 refuses even when it holds one value (index it, a[0], or "
-     "take a.item()); if it holds several (at a tie, np.where(window == window.max()) finds every maximum), take "
-     "one: k = np.argmax(window), and its row and column with np.unravel_index(k, window.shape)"),
+    (re.compile(r"only 0-dimensional arrays can be converted"),  # NumPy 2.4 on: one value or several, the same words
+     "int() or float() of an array with axes, which NumPy 2.4 and later refuse even when it holds one value (earlier "
+     "versions only warn, so it may run on your machine): index it, a[0], or take a.item(); if it holds several "
+     "(at a tie, np.where(window == window.max()) finds every maximum), take one: k = np.argmax(window), and its "
+     "row and column with np.unravel_index(k, window.shape)"),
     (re.compile(r"setting an array element with a sequence"),
      "an array is assigned into a single element (out[n, c, i, j] = ...): the right side must be one number, but "
      "it is an array: a reduction that keeps its axes (np.max(window, keepdims=True) is a (1, 1) array, which NumPy "
-     "2 refuses here), one over too few axes, a row times a column ((1, K) @ (K, 1) is a (1, 1) array), or the whole "
-     "bias b added where b[f] belongs; drop keepdims=True, reduce over the whole window (np.sum(window * w[f])), or "
-     "add b[f]"),
-    (re.compile(r"'numpy.ndarray' object has no attribute 'itemset'"),
+     "2.4 and later refuse here; earlier versions only warn), one over too few axes, a row times a column "
+     "((1, K) @ (K, 1) is a (1, 1) array), or the whole bias b added where b[f] belongs; drop keepdims=True, reduce "
+     "over the whole window (np.sum(window * w[f])), or add b[f]"),
+    # (NumPy 2.0 to 2.3 say "`itemset` was removed from the ndarray class in NumPy 2.0"; 2.4, no such attribute)
+    (re.compile(r"'numpy.ndarray' object has no attribute 'itemset'|`itemset` was removed from the ndarray class"),
      "ndarray.itemset is gone from NumPy 2: write a[i, j] = value (or a[i, j] += value)"),
     (re.compile(r"module 'numpy' has no attribute '(int|float|bool|object)'"),
      "np.int, np.float and the like are gone from numpy (since 1.24): use int, float, or np.int64 / np.float64"),
@@ -964,7 +966,7 @@ _PYTHON2_NAMES = {"xrange", "unicode", "basestring", "raw_input", "long", "reduc
 # the documented cache, it is the backward's own bug whatever cache it takes.
 _CODE_BUG = re.compile(r"NameError|module '[\w.]+' has no attribute|'float' object cannot be interpreted as an "
                        r"integer|slice indices must be integers|only integers, slices \(`:`\), ellipsis|"
-                       r"has no attribute 'itemset'|"
+                       r"has no attribute 'itemset'|` was removed (?:from the ndarray class )?in (?:the )?NumPy 2\.0|"
                        r"unexpected keyword argument '(?:newshape|dims)'")
 
 # A backward that cannot use the documented cache (it unpacks or indexes one of its own making).

@@ -165,8 +165,28 @@ def test_a_backward_s_own_error_on_the_documented_cache_is_reported():
         assert not _CACHE_MISMATCH.search(text), text
     try:
         np.zeros(3).itemset(0, 1.0)
-    except AttributeError as exc:  # NumPy 2's own words
+    except AttributeError as exc:  # this NumPy's own words
         assert "gone from NumPy 2" in error_hint(f"AttributeError: {exc}")
+    # NumPy 2.0 to 2.3's words for the same thing (2.4 says no such attribute)
+    assert "gone from NumPy 2" in error_hint("AttributeError: `itemset` was removed from the ndarray class in NumPy "
+                                             "2.0. Use `arr[index] = value` instead.")
+
+
+def test_a_backward_that_uses_a_name_gone_from_numpy_2_has_its_own_bug():
+    from grader.checks.layers import _CACHE_MISMATCH, _CODE_BUG
+
+    # what NumPy 2.0 and later say of a removed name, and NumPy 2.0 to 2.3 of ndarray.itemset: no cache can cause
+    # them, so the backward's failure is its own, scored and named, never "not run" waiting for a cache
+    for text in ("AttributeError: `np.NaN` was removed in the NumPy 2.0 release. Use `np.nan` instead.",
+                 "AttributeError: `np.float_` was removed in the NumPy 2.0 release. Use `np.float64` instead.",
+                 "AttributeError: `itemset` was removed from the ndarray class in NumPy 2.0. Use `arr[index] = value` "
+                 "instead.",
+                 "AttributeError: module 'numpy' has no attribute 'product'",
+                 "AttributeError: 'numpy.ndarray' object has no attribute 'itemset'"):
+        assert _CODE_BUG.search(text) and not _CACHE_MISMATCH.search(text), text
+    for text in ("ValueError: not enough values to unpack (expected 5, got 4)", "KeyError: 'x_pad'",
+                 "AttributeError: 'tuple' object has no attribute 'x_pad'"):
+        assert not _CODE_BUG.search(text), text
 
 
 def test_misplaced_says_nothing_about_non_finite_or_empty_outputs():

@@ -5,8 +5,10 @@ The fixtures are in tests/submissions/, one bug each (native layout)."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.grading import grade_submission
@@ -129,7 +131,22 @@ def lost(report) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# planted bugs that NumPy 2.4 refuses and earlier versions run (with a DeprecationWarning): an array with axes
+# taken as a number
+REFUSED_BY_NUMPY_2_4 = {"pool_keepdims_into_element"}
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    try:
+        float(np.zeros((1, 1)))
+        ACCEPTS_ARRAYS_AS_NUMBERS = True
+    except TypeError:
+        ACCEPTS_ARRAYS_AS_NUMBERS = False
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.skipif(
+    ACCEPTS_ARRAYS_AS_NUMBERS and n in REFUSED_BY_NUMPY_2_4,
+    reason=f"this NumPy runs {n}'s code (NumPy 2.4 refuses it): the bug it plants does not show"))
+    for n in sorted(CASES)])
 def test_planted_bug_is_found_where_it_lives(name):
     parts, where, phrase, whole = CASES[name]
     report = grade_submission(FIXTURES / name, parts=parts, seed=11, device="cpu", config_path=CONFIG)

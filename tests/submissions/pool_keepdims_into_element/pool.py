@@ -1,5 +1,5 @@
 # Test fixture pool_keepdims_into_element: max_pool_forward puts np.max(window, keepdims=True), a (1, 1)
-# array, into one element of out (NumPy 2 refuses it on every case), and max_pool_backward assigns (=)
+# array, into one element of out (NumPy 2.4 refuses it on every case), and max_pool_backward assigns (=)
 # each window's share where overlapping windows must add it: wrong wherever windows overlap.
 """Max and average pooling layers: forward and backward passes in numpy.
 
