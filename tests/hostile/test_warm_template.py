@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ from grader.sandbox.session import OPEN_RULES
 from grader.sandbox.warm import Template
 
 from leftovers import leftovers, snapshot
+
+GUARD_PYC = f"guard.{sys.implementation.cache_tag}.pyc"  # the child's guard, compiled by this Python
 
 PROBE = '''
 import os, sys, numpy as np
@@ -374,7 +377,7 @@ def test_a_template_that_keeps_bytecode_writes_none_for_its_children(bytecode, t
     folder.mkdir()
     (folder / "attack.py").write_text(textwrap.dedent(SCATTER))
     files = compiled(prefix)
-    assert any(name.endswith("child/guard.cpython-311.pyc") for name in files), sorted(files)
+    assert any(name.endswith(f"child/{GUARD_PYC}") for name in files), sorted(files)
     for rules in ((), OPEN_RULES):
         kwargs = {"rules": rules} if rules is OPEN_RULES else {}
         with Session(folder, Limits(), template=template, **kwargs) as s:
@@ -404,4 +407,4 @@ def test_a_child_cannot_poison_the_templates_bytecode(bytecode, tmp_path, guarde
     if guarded:
         assert not result.ok or "marker" not in result.value, result
     else:
-        assert result.ok and "marker" not in result.value and "guard.cpython-311.pyc" not in result.value, result
+        assert result.ok and "marker" not in result.value and GUARD_PYC not in result.value, result
