@@ -131,8 +131,8 @@ def lost(report) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-# planted bugs that NumPy 2.4 refuses and earlier versions run (with a DeprecationWarning): an array with axes
-# taken as a number
+# planted bugs that NumPy 2.4 refuses and earlier versions run (1.25 to 2.3 with a DeprecationWarning): an array
+# with axes taken as a number
 REFUSED_BY_NUMPY_2_4 = {"pool_keepdims_into_element"}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
