@@ -1006,7 +1006,7 @@ def runs_lscpu_on_testing_import(version: str) -> bool:
     from 2.1 on it asks only when a test needs to know)."""
     from numpy.lib import NumpyVersion
 
-    return "1.25.0" <= NumpyVersion(version) < "2.1.0.dev0"
+    return "1.25.0.dev0" <= NumpyVersion(version) < "2.1.0.dev0"
 
 
 def library_paths(preload) -> list[str]:
