@@ -16,7 +16,6 @@ POOL = for_part("max_pool").error
 CONV = for_part("conv").error
 
 
-
 def _refuses_arrays_as_numbers() -> bool:
     """Whether this NumPy refuses float() of an array with axes (2.4 on; 1.25 to 2.3 only warn)."""
     with warnings.catch_warnings():
