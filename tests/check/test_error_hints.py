@@ -4,43 +4,21 @@ hint must name that bug (and stay silent where the same message has another caus
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 from grader.checks.hints import for_part
 from grader.checks.layers import error_hint
 
+from numpy_behaviour import raises_on_shapes_that_do_not_broadcast, refuses_arrays_as_numbers
+
 POOL = for_part("max_pool").error
 CONV = for_part("conv").error
 
 
-def _refuses_arrays_as_numbers() -> bool:
-    """Whether this NumPy refuses float() of an array with axes (2.4 on; 1.25 to 2.3 only warn)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            float(np.zeros((1, 1)))
-        except TypeError:
-            return True
-    return False
-
-
 # the errors NumPy 2.4 raises where earlier versions only warn (a one-value array put into an element, float of it)
-REFUSES = pytest.mark.skipif(not _refuses_arrays_as_numbers(),
+REFUSES = pytest.mark.skipif(not refuses_arrays_as_numbers(),
                              reason="this NumPy accepts the code (1.25 to 2.3 warn): NumPy 2.4 refuses it")
-
-
-def _raises_on_shapes_that_do_not_broadcast() -> bool:
-    """Whether == of arrays whose shapes do not broadcast raises (1.25 on; 1.24 warns, and returns False)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            np.zeros((2, 3)) == np.zeros((2, 4))  # noqa: B015
-        except ValueError:
-            return True
-    return False
 
 
 def _raised(action) -> str:
@@ -131,7 +109,7 @@ def test_an_output_allocated_square_is_named_from_the_index_past_its_width():
     assert why.startswith("the output is allocated H' x H'") and "W' is computed from H" in why
 
 
-@pytest.mark.skipif(not _raises_on_shapes_that_do_not_broadcast(),
+@pytest.mark.skipif(not raises_on_shapes_that_do_not_broadcast(),
                     reason="this NumPy (1.24) answers False, with a warning, where later ones raise")
 def test_maxima_that_lost_their_axes_are_named_from_the_broadcast():
     x, p = _pool_args((2, 3, 4, 4), 2, 2, 2)
